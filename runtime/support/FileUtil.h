@@ -1,0 +1,18 @@
+// File helpers shared by every writer: atomic replace (temporary file, fsync, rename) and whole-file reads.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgc {
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder
+/// is written, fsynced and renamed over `path`, so a reader never sees a
+/// half-written file. Throws pgc::Error naming the path on failure.
+void writeFileAtomically(const std::string &path, std::string_view bytes);
+
+/// Reads a whole file. Throws pgc::Error naming the path on failure.
+std::vector<char> readFile(const std::string &path);
+
+} // namespace pgc

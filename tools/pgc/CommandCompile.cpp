@@ -1,0 +1,45 @@
+// `pgc compile`: forwards to pgc-compile, the MLIR-based compiler that sits next to pgc.
+//
+// pgc itself links no MLIR so that it runs alone on machines without LLVM; the
+// compiler is a separate executable, found in the same folder as pgc.
+#include "tools/pgc/Commands.h"
+
+#include "runtime/support/Error.h"
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+namespace pgc::cli {
+namespace {
+
+std::vector<std::string> forwardedArgs;
+
+CommandAction registerCompile(CLI::App &app) {
+  CLI::App *sub = app.add_subcommand(
+      "compile", "Compile a model and its training step into a .pgc artifact "
+                 "(runs pgc-compile; `pgc compile --help` lists its options)");
+  sub->prefix_command();
+  sub->set_help_flag();
+  sub->allow_extras();
+  return [sub]() -> int {
+    std::string compiler = executableDir() + "/pgc-compile";
+    if (::access(compiler.c_str(), X_OK) != 0)
+      fail("{}: not found; pgc compile needs the compiler, built when "
+           "PGC_BUILD_COMPILER=ON",
+           compiler);
+    forwardedArgs = sub->remaining();
+    std::vector<char *> argv;
+    argv.push_back(const_cast<char *>(compiler.c_str()));
+    for (std::string &arg : forwardedArgs)
+      argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    ::execv(compiler.c_str(), argv.data());
+    fail("{}: cannot execute: {}", compiler, std::strerror(errno));
+  };
+}
+
+CommandRegistration registration(10, registerCompile);
+
+} // namespace
+} // namespace pgc::cli
