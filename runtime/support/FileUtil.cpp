@@ -12,24 +12,31 @@
 namespace pgc {
 
 void writeFileAtomically(const std::string &path, std::string_view bytes) {
+  writeFileAtomically(path, std::vector<std::string_view>{bytes});
+}
+
+void writeFileAtomically(const std::string &path,
+                         const std::vector<std::string_view> &pieces) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     fail("{}: cannot create: {}", path, std::strerror(errno));
-  const char *data = bytes.data();
-  size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t written = ::write(fd, data, left);
-    if (written < 0) {
-      if (errno == EINTR)
-        continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail("{}: write failed: {}", path, std::strerror(err));
+  for (std::string_view bytes : pieces) {
+    const char *data = bytes.data();
+    size_t left = bytes.size();
+    while (left > 0) {
+      ssize_t written = ::write(fd, data, left);
+      if (written < 0) {
+        if (errno == EINTR)
+          continue;
+        int err = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        fail("{}: write failed: {}", path, std::strerror(err));
+      }
+      data += written;
+      left -= static_cast<size_t>(written);
     }
-    data += written;
-    left -= static_cast<size_t>(written);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int err = errno;

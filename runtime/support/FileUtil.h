@@ -1,4 +1,5 @@
-// File helpers shared by every writer: atomic replace (temporary file, fsync, rename) and whole-file reads.
+// File helpers shared by every writer: atomic replace (temporary file, fsync,
+// rename) and whole-file reads.
 #pragma once
 
 #include <string>
@@ -11,6 +12,10 @@ namespace pgc {
 /// is written, fsynced and renamed over `path`, so a reader never sees a
 /// half-written file. Throws pgc::Error naming the path on failure.
 void writeFileAtomically(const std::string &path, std::string_view bytes);
+/// The same for a file made of several pieces written in order, so that a
+/// large file need not first be copied into one buffer.
+void writeFileAtomically(const std::string &path,
+                         const std::vector<std::string_view> &pieces);
 
 /// Reads a whole file. Throws pgc::Error naming the path on failure.
 std::vector<char> readFile(const std::string &path);
