@@ -1,5 +1,6 @@
 # Finds pgc's dependencies: Debian 12 packages (scripts/bootstrap installs them) and optional CUDA.
 find_package(PkgConfig REQUIRED)
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3 REQUIRED CONFIG)
 find_package(yaml-cpp REQUIRED CONFIG)
