@@ -1,0 +1,323 @@
+// Elementwise kernels: binary arithmetic, unary math, compare, select and gelu_tanh's gradient.
+#include "runtime/cpu/Kernels.h"
+
+#include "runtime/cpu/FloatAccess.h"
+#include "runtime/cpu/Parallel.h"
+
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+namespace pgc::cpu {
+namespace {
+
+const char *binaryName(BinaryOp op) {
+  switch (op) {
+  case BinaryOp::Add:
+    return "add";
+  case BinaryOp::Sub:
+    return "sub";
+  case BinaryOp::Mul:
+    return "mul";
+  case BinaryOp::Div:
+    return "div";
+  case BinaryOp::Max:
+    return "max";
+  case BinaryOp::Min:
+    return "min";
+  }
+  return "binary";
+}
+
+const char *unaryName(UnaryOp op) {
+  switch (op) {
+  case UnaryOp::Neg:
+    return "neg";
+  case UnaryOp::Exp:
+    return "exp";
+  case UnaryOp::Log:
+    return "log";
+  case UnaryOp::Sqrt:
+    return "sqrt";
+  case UnaryOp::Rsqrt:
+    return "rsqrt";
+  case UnaryOp::Tanh:
+    return "tanh";
+  case UnaryOp::GeluTanh:
+    return "gelu_tanh";
+  }
+  return "unary";
+}
+
+// Max and min propagate NaN, as torch.maximum / torch.minimum do.
+template <typename Acc> Acc applyFloat(BinaryOp op, Acc a, Acc b) {
+  switch (op) {
+  case BinaryOp::Add:
+    return a + b;
+  case BinaryOp::Sub:
+    return a - b;
+  case BinaryOp::Mul:
+    return a * b;
+  case BinaryOp::Div:
+    return a / b;
+  case BinaryOp::Max:
+    return (std::isnan(a) || std::isnan(b)) ? a + b : (a > b ? a : b);
+  case BinaryOp::Min:
+    return (std::isnan(a) || std::isnan(b)) ? a + b : (a < b ? a : b);
+  }
+  return 0;
+}
+
+// Integer arithmetic wraps around (two's complement) instead of being
+// undefined on overflow; division truncates toward zero.
+template <typename T> T applyInt(BinaryOp op, T a, T b) {
+  using U = std::make_unsigned_t<T>;
+  switch (op) {
+  case BinaryOp::Add:
+    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+  case BinaryOp::Sub:
+    return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+  case BinaryOp::Mul:
+    return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+  case BinaryOp::Div:
+    if constexpr (std::is_signed_v<T>)
+      if (b == T(-1)) // Avoids the trap of INT_MIN / -1.
+        return static_cast<T>(U(0) - static_cast<U>(a));
+    return a / b;
+  case BinaryOp::Max:
+    return a > b ? a : b;
+  case BinaryOp::Min:
+    return a < b ? a : b;
+  }
+  return 0;
+}
+
+template <typename T>
+void binaryInt(BinaryOp op, const Tensor &a, const Tensor &b, Tensor &out) {
+  const T *pa = a.data<T>(), *pb = b.data<T>();
+  T *po = out.data<T>();
+  if (op == BinaryOp::Div)
+    for (int64_t i = 0; i < b.numel(); ++i)
+      if (pb[i] == 0)
+        fail("div: integer division by zero at element {}", i);
+  parallelFor(out.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      po[i] = applyInt<T>(op, pa[i], pb[i]);
+  });
+}
+
+template <typename Acc>
+void binaryFloat(BinaryOp op, const Tensor &a, const Tensor &b, Tensor &out) {
+  const char *name = binaryName(op);
+  FloatInput<Acc> fa(a, name, "lhs"), fb(b, name, "rhs");
+  FloatOutput<Acc> fo(out, name, "result");
+  parallelFor(out.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      fo[i] = applyFloat<Acc>(op, fa[i], fb[i]);
+  });
+  fo.commit();
+}
+
+template <typename Acc> Acc geluTanhValue(Acc x) {
+  const Acc sqrtTwoOverPi = Acc(0.79788456080286535588);
+  const Acc cubicCoefficient = Acc(0.044715);
+  Acc inner = sqrtTwoOverPi * (x + cubicCoefficient * x * x * x);
+  return Acc(0.5) * x * (Acc(1) + std::tanh(inner));
+}
+
+template <typename Acc> Acc applyUnary(UnaryOp op, Acc x) {
+  switch (op) {
+  case UnaryOp::Neg:
+    return -x;
+  case UnaryOp::Exp:
+    return std::exp(x);
+  case UnaryOp::Log:
+    return std::log(x);
+  case UnaryOp::Sqrt:
+    return std::sqrt(x);
+  case UnaryOp::Rsqrt:
+    return Acc(1) / std::sqrt(x);
+  case UnaryOp::Tanh:
+    return std::tanh(x);
+  case UnaryOp::GeluTanh:
+    return geluTanhValue(x);
+  }
+  return 0;
+}
+
+template <typename Acc>
+void unaryFloat(UnaryOp op, const Tensor &x, Tensor &out) {
+  const char *name = unaryName(op);
+  FloatInput<Acc> fx(x, name, "operand");
+  FloatOutput<Acc> fo(out, name, "result");
+  parallelFor(out.numel(), 1 << 13, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      fo[i] = applyUnary<Acc>(op, fx[i]);
+  });
+  fo.commit();
+}
+
+template <typename T> void negateInt(const Tensor &x, Tensor &out) {
+  using U = std::make_unsigned_t<T>;
+  const T *px = x.data<T>();
+  T *po = out.data<T>();
+  for (int64_t i = 0; i < x.numel(); ++i)
+    po[i] = static_cast<T>(U(0) - static_cast<U>(px[i]));
+}
+
+template <typename T> bool applyPredicate(ComparePredicate p, T a, T b) {
+  switch (p) {
+  case ComparePredicate::Eq:
+    return a == b;
+  case ComparePredicate::Ne:
+    return a != b;
+  case ComparePredicate::Lt:
+    return a < b;
+  case ComparePredicate::Le:
+    return a <= b;
+  case ComparePredicate::Gt:
+    return a > b;
+  case ComparePredicate::Ge:
+    return a >= b;
+  }
+  return false;
+}
+
+template <typename T>
+void compareNative(ComparePredicate p, const Tensor &a, const Tensor &b,
+                   Tensor &out) {
+  const T *pa = a.data<T>(), *pb = b.data<T>();
+  uint8_t *po = out.data<uint8_t>();
+  parallelFor(out.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      po[i] = applyPredicate<T>(p, pa[i], pb[i]) ? 1 : 0;
+  });
+}
+
+void requireSameShapeAndDType(const Tensor &a, const Tensor &b, const char *op,
+                              const char *nameA, const char *nameB) {
+  requireShape(b, a.shape(), op, nameB);
+  if (a.dtype() != b.dtype())
+    fail("{}: {} is {} but {} is {}", op, nameA, dtypeName(a.dtype()), nameB,
+         dtypeName(b.dtype()));
+}
+
+} // namespace
+
+void binary(BinaryOp op, const Tensor &a, const Tensor &b, Tensor &out) {
+  const char *name = binaryName(op);
+  requireSameShapeAndDType(a, b, name, "lhs", "rhs");
+  requireSameShapeAndDType(a, out, name, "lhs", "result");
+  switch (a.dtype()) {
+  case DType::F64:
+    return binaryFloat<double>(op, a, b, out);
+  case DType::BF16:
+  case DType::F16:
+  case DType::F32:
+    return binaryFloat<float>(op, a, b, out);
+  case DType::I32:
+    return binaryInt<int32_t>(op, a, b, out);
+  case DType::I64:
+    return binaryInt<int64_t>(op, a, b, out);
+  case DType::U8:
+    return binaryInt<uint8_t>(op, a, b, out);
+  case DType::Bool:
+    if (op != BinaryOp::Max && op != BinaryOp::Min)
+      fail("{}: not defined on i1 tensors (only max and min are)", name);
+    return binaryInt<uint8_t>(op, a, b, out);
+  }
+}
+
+void unary(UnaryOp op, const Tensor &x, Tensor &out) {
+  const char *name = unaryName(op);
+  requireSameShapeAndDType(x, out, name, "operand", "result");
+  if (isFloat(x.dtype())) {
+    if (x.dtype() == DType::F64)
+      return unaryFloat<double>(op, x, out);
+    return unaryFloat<float>(op, x, out);
+  }
+  if (op != UnaryOp::Neg)
+    fail("{}: operand must be a float tensor, got {}", name,
+         dtypeName(x.dtype()));
+  switch (x.dtype()) {
+  case DType::I32:
+    return negateInt<int32_t>(x, out);
+  case DType::I64:
+    return negateInt<int64_t>(x, out);
+  default:
+    fail("neg: operand must be float, i32 or i64, got {}",
+         dtypeName(x.dtype()));
+  }
+}
+
+void compare(ComparePredicate predicate, const Tensor &a, const Tensor &b,
+             Tensor &out) {
+  requireSameShapeAndDType(a, b, "compare", "lhs", "rhs");
+  requireShape(out, a.shape(), "compare", "result");
+  requireDType(out, DType::Bool, "compare", "result");
+  switch (a.dtype()) {
+  case DType::F64:
+  case DType::BF16:
+  case DType::F16:
+  case DType::F32: {
+    // Widening to double is exact, so the comparison is of the stored values.
+    FloatInput<double> fa(a, "compare", "lhs"), fb(b, "compare", "rhs");
+    uint8_t *po = out.data<uint8_t>();
+    for (int64_t i = 0; i < out.numel(); ++i)
+      po[i] = applyPredicate<double>(predicate, fa[i], fb[i]) ? 1 : 0;
+    return;
+  }
+  case DType::I32:
+    return compareNative<int32_t>(predicate, a, b, out);
+  case DType::I64:
+    return compareNative<int64_t>(predicate, a, b, out);
+  case DType::U8:
+  case DType::Bool:
+    return compareNative<uint8_t>(predicate, a, b, out);
+  }
+}
+
+void select(const Tensor &cond, const Tensor &a, const Tensor &b,
+            Tensor &out) {
+  requireDType(cond, DType::Bool, "select", "condition");
+  requireSameShapeAndDType(a, b, "select", "true value", "false value");
+  requireSameShapeAndDType(a, out, "select", "true value", "result");
+  requireShape(cond, a.shape(), "select", "condition");
+  size_t width = dtypeSize(a.dtype());
+  const uint8_t *pc = cond.data<uint8_t>();
+  const char *pa = static_cast<const char *>(a.raw());
+  const char *pb = static_cast<const char *>(b.raw());
+  char *po = static_cast<char *>(out.raw());
+  parallelFor(out.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      std::memcpy(po + i * width, (pc[i] ? pa : pb) + i * width, width);
+  });
+}
+
+void geluTanhGrad(const Tensor &x, const Tensor &dy, Tensor &dx) {
+  requireShape(dy, x.shape(), "gelu_tanh_grad", "dy");
+  requireShape(dx, x.shape(), "gelu_tanh_grad", "dx");
+  auto run = [&](auto zero) {
+    using Acc = decltype(zero);
+    FloatInput<Acc> fx(x, "gelu_tanh_grad", "x"), fdy(dy, "gelu_tanh_grad", "dy");
+    FloatOutput<Acc> fdx(dx, "gelu_tanh_grad", "dx");
+    const Acc c = Acc(0.79788456080286535588), a = Acc(0.044715);
+    parallelFor(x.numel(), 1 << 13, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        Acc v = fx[i];
+        Acc t = std::tanh(c * (v + a * v * v * v));
+        Acc derivative = Acc(0.5) * (Acc(1) + t) +
+                         Acc(0.5) * v * (Acc(1) - t * t) * c *
+                             (Acc(1) + Acc(3) * a * v * v);
+        fdx[i] = fdy[i] * derivative;
+      }
+    });
+    fdx.commit();
+  };
+  if (anyF64({x.dtype(), dy.dtype(), dx.dtype()}))
+    run(double{});
+  else
+    run(float{});
+}
+
+} // namespace pgc::cpu
