@@ -1,4 +1,5 @@
-// Grouped-query scaled dot-product attention with an additive or boolean mask, and its backward kernel.
+// Grouped-query scaled dot-product attention with an additive or boolean mask,
+// and its backward kernel.
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -11,8 +12,7 @@ namespace pgc::cpu {
 namespace {
 
 struct AttentionDims {
-  int64_t batch, queryHeads, kvHeads, queryLength, keyLength, headDim,
-      valueDim;
+  int64_t batch, queryHeads, kvHeads, queryLength, keyLength, headDim, valueDim;
   // Offsets of the mask's [b, h] plane (0 for a broadcast dim of size 1).
   int64_t maskBatchStride = 0, maskHeadStride = 0;
 };
@@ -25,8 +25,8 @@ AttentionDims checkAttention(const Tensor &q, const Tensor &k, const Tensor &v,
   AttentionDims d{q.dim(0), q.dim(1), k.dim(1), q.dim(2),
                   k.dim(2), q.dim(3), v.dim(3)};
   if (d.kvHeads == 0 || d.queryHeads % d.kvHeads != 0)
-    fail("{}: {} query heads cannot share {} kv heads evenly", op,
-         d.queryHeads, d.kvHeads);
+    fail("{}: {} query heads cannot share {} kv heads evenly", op, d.queryHeads,
+         d.kvHeads);
   requireShape(k, {d.batch, d.kvHeads, d.keyLength, d.headDim}, op, "k");
   requireShape(v, {d.batch, d.kvHeads, d.keyLength, d.valueDim}, op, "v");
   requireFloat(q, op, "q");
@@ -68,11 +68,12 @@ public:
   void compute(int64_t b, int64_t h, int64_t l, Acc *p) const {
     int64_t group = d_.queryHeads / d_.kvHeads;
     const Acc *query =
-        fq_.data() + ((b * d_.queryHeads + h) * d_.queryLength + l) * d_.headDim;
-    const Acc *keys = fk_.data() + (b * d_.kvHeads + h / group) *
-                                       d_.keyLength * d_.headDim;
-    int64_t maskRow = b * d_.maskBatchStride + h * d_.maskHeadStride +
-                      l * d_.keyLength;
+        fq_.data() +
+        ((b * d_.queryHeads + h) * d_.queryLength + l) * d_.headDim;
+    const Acc *keys =
+        fk_.data() + (b * d_.kvHeads + h / group) * d_.keyLength * d_.headDim;
+    int64_t maskRow =
+        b * d_.maskBatchStride + h * d_.maskHeadStride + l * d_.keyLength;
     Acc maximum = -INFINITY;
     for (int64_t s = 0; s < d_.keyLength; ++s) {
       if (allowed_ && !allowed_[maskRow + s]) {
@@ -117,8 +118,7 @@ void attentionTyped(const Tensor &q, const Tensor &k, const Tensor &v,
   FloatOutput<Acc> fo(out, "attention", "result");
   int64_t group = d.queryHeads / d.kvHeads;
   int64_t rowCount = d.batch * d.queryHeads * d.queryLength;
-  parallelFor(rowCount,
-              grainFor(d.keyLength * (d.headDim + d.valueDim)),
+  parallelFor(rowCount, grainFor(d.keyLength * (d.headDim + d.valueDim)),
               [&](int64_t begin, int64_t end) {
                 std::vector<Acc> p(static_cast<size_t>(d.keyLength));
                 for (int64_t row = begin; row < end; ++row) {
@@ -155,42 +155,40 @@ void attentionGradTyped(const Tensor &q, const Tensor &k, const Tensor &v,
   int64_t rowCount = d.batch * d.queryHeads * d.queryLength;
   std::vector<Acc> probabilities(static_cast<size_t>(rowCount * d.keyLength));
   std::vector<Acc> scoreGrads(probabilities.size());
-  parallelFor(
-      rowCount, grainFor(d.keyLength * (2 * d.headDim + d.valueDim)),
-      [&](int64_t begin, int64_t end) {
-        for (int64_t row = begin; row < end; ++row) {
-          int64_t l = row % d.queryLength;
-          int64_t h = (row / d.queryLength) % d.queryHeads;
-          int64_t b = row / (d.queryLength * d.queryHeads);
-          Acc *p = &probabilities[row * d.keyLength];
-          Acc *ds = &scoreGrads[row * d.keyLength];
-          rows.compute(b, h, l, p);
-          int64_t kvPlane = (b * d.kvHeads + h / group) * d.keyLength;
-          const Acc *gradOut = fdo.data() + row * d.valueDim;
-          Acc weighted = 0;
-          for (int64_t s = 0; s < d.keyLength; ++s) {
-            Acc dp = 0;
-            for (int64_t e = 0; e < d.valueDim; ++e)
-              dp += gradOut[e] * fv[(kvPlane + s) * d.valueDim + e];
-            ds[s] = dp;
-            weighted += dp * p[s];
-          }
-          for (int64_t s = 0; s < d.keyLength; ++s)
-            ds[s] = p[s] * (ds[s] - weighted);
-          for (int64_t e = 0; e < d.headDim; ++e) {
-            Acc sum = 0;
-            for (int64_t s = 0; s < d.keyLength; ++s)
-              sum += ds[s] * rows.k()[(kvPlane + s) * d.headDim + e];
-            fdq[row * d.headDim + e] = scale * sum;
-          }
-        }
-      });
+  parallelFor(rowCount, grainFor(d.keyLength * (2 * d.headDim + d.valueDim)),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t row = begin; row < end; ++row) {
+                  int64_t l = row % d.queryLength;
+                  int64_t h = (row / d.queryLength) % d.queryHeads;
+                  int64_t b = row / (d.queryLength * d.queryHeads);
+                  Acc *p = &probabilities[row * d.keyLength];
+                  Acc *ds = &scoreGrads[row * d.keyLength];
+                  rows.compute(b, h, l, p);
+                  int64_t kvPlane = (b * d.kvHeads + h / group) * d.keyLength;
+                  const Acc *gradOut = fdo.data() + row * d.valueDim;
+                  Acc weighted = 0;
+                  for (int64_t s = 0; s < d.keyLength; ++s) {
+                    Acc dp = 0;
+                    for (int64_t e = 0; e < d.valueDim; ++e)
+                      dp += gradOut[e] * fv[(kvPlane + s) * d.valueDim + e];
+                    ds[s] = dp;
+                    weighted += dp * p[s];
+                  }
+                  for (int64_t s = 0; s < d.keyLength; ++s)
+                    ds[s] = p[s] * (ds[s] - weighted);
+                  for (int64_t e = 0; e < d.headDim; ++e) {
+                    Acc sum = 0;
+                    for (int64_t s = 0; s < d.keyLength; ++s)
+                      sum += ds[s] * rows.k()[(kvPlane + s) * d.headDim + e];
+                    fdq[row * d.headDim + e] = scale * sum;
+                  }
+                }
+              });
   // One thread owns each key row of dK and dV and sums over the group's
   // query heads and query positions in a fixed order.
   int64_t keyRows = d.batch * d.kvHeads * d.keyLength;
   parallelFor(
-      keyRows,
-      grainFor(group * d.queryLength * (d.headDim + d.valueDim)),
+      keyRows, grainFor(group * d.queryLength * (d.headDim + d.valueDim)),
       [&](int64_t begin, int64_t end) {
         for (int64_t keyRow = begin; keyRow < end; ++keyRow) {
           int64_t s = keyRow % d.keyLength;
@@ -220,8 +218,8 @@ void attentionGradTyped(const Tensor &q, const Tensor &k, const Tensor &v,
 
 bool needsF64(const Tensor &q, const Tensor &k, const Tensor &v,
               const Tensor *mask) {
-  return anyF64({q.dtype(), k.dtype(), v.dtype(),
-                 mask ? mask->dtype() : DType::Bool});
+  return anyF64(
+      {q.dtype(), k.dtype(), v.dtype(), mask ? mask->dtype() : DType::Bool});
 }
 
 } // namespace

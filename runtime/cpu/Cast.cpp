@@ -1,4 +1,5 @@
-// Dtype conversion between every pair of dtypes, and iota (which writes integers into any dtype).
+// Dtype conversion between every pair of dtypes, and iota (which writes
+// integers into any dtype).
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -63,8 +64,7 @@ template <typename T> T truncateSaturating(double value) {
   double truncated = std::trunc(value);
   // 2^63 and 2^31 are exact doubles; comparing against them avoids rounding
   // INT64_MAX up to 2^63 and overflowing.
-  double upperExclusive =
-      std::ldexp(1.0, std::numeric_limits<T>::digits);
+  double upperExclusive = std::ldexp(1.0, std::numeric_limits<T>::digits);
   if (truncated >= upperExclusive)
     return std::numeric_limits<T>::max();
   if (truncated < static_cast<double>(std::numeric_limits<T>::min()))

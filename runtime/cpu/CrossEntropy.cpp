@@ -1,4 +1,5 @@
-// Token-mean cross-entropy with an ignore index (HF's CrossEntropyLoss semantics) and its gradient.
+// Token-mean cross-entropy with an ignore index (HF's CrossEntropyLoss
+// semantics) and its gradient.
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -44,9 +45,8 @@ template <typename Acc> Acc logSumExp(const Acc *row, int64_t vocab) {
 }
 
 template <typename Acc>
-void crossEntropyTyped(const Tensor &logits,
-                       const std::vector<int64_t> &labels, int64_t ignoreIndex,
-                       int64_t counted, Tensor &out) {
+void crossEntropyTyped(const Tensor &logits, const std::vector<int64_t> &labels,
+                       int64_t ignoreIndex, int64_t counted, Tensor &out) {
   FloatInput<Acc> fx(logits, "cross_entropy", "logits");
   int64_t vocab = logits.dim(-1), rows = static_cast<int64_t>(labels.size());
   std::vector<Acc> rowLoss(labels.size(), Acc(0));
@@ -112,8 +112,8 @@ void crossEntropyGrad(const Tensor &logits, const Tensor &labels,
                       int64_t ignoreIndex, const Tensor &dloss,
                       Tensor &dlogits) {
   int64_t counted = 0;
-  std::vector<int64_t> values = checkLabels(logits, labels, ignoreIndex,
-                                            "cross_entropy_grad", counted);
+  std::vector<int64_t> values =
+      checkLabels(logits, labels, ignoreIndex, "cross_entropy_grad", counted);
   requireShape(dloss, {}, "cross_entropy_grad", "dloss");
   requireFloat(dloss, "cross_entropy_grad", "dloss");
   requireShape(dlogits, logits.shape(), "cross_entropy_grad", "dlogits");

@@ -1,4 +1,5 @@
-// Elementwise kernels: binary arithmetic, unary math, compare, select and gelu_tanh's gradient.
+// Elementwise kernels: binary arithmetic, unary math, compare, select and
+// gelu_tanh's gradient.
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -277,8 +278,7 @@ void compare(ComparePredicate predicate, const Tensor &a, const Tensor &b,
   }
 }
 
-void select(const Tensor &cond, const Tensor &a, const Tensor &b,
-            Tensor &out) {
+void select(const Tensor &cond, const Tensor &a, const Tensor &b, Tensor &out) {
   requireDType(cond, DType::Bool, "select", "condition");
   requireSameShapeAndDType(a, b, "select", "true value", "false value");
   requireSameShapeAndDType(a, out, "select", "true value", "result");
@@ -299,16 +299,17 @@ void geluTanhGrad(const Tensor &x, const Tensor &dy, Tensor &dx) {
   requireShape(dx, x.shape(), "gelu_tanh_grad", "dx");
   auto run = [&](auto zero) {
     using Acc = decltype(zero);
-    FloatInput<Acc> fx(x, "gelu_tanh_grad", "x"), fdy(dy, "gelu_tanh_grad", "dy");
+    FloatInput<Acc> fx(x, "gelu_tanh_grad", "x"),
+        fdy(dy, "gelu_tanh_grad", "dy");
     FloatOutput<Acc> fdx(dx, "gelu_tanh_grad", "dx");
     const Acc c = Acc(0.79788456080286535588), a = Acc(0.044715);
     parallelFor(x.numel(), 1 << 13, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         Acc v = fx[i];
         Acc t = std::tanh(c * (v + a * v * v * v));
-        Acc derivative = Acc(0.5) * (Acc(1) + t) +
-                         Acc(0.5) * v * (Acc(1) - t * t) * c *
-                             (Acc(1) + Acc(3) * a * v * v);
+        Acc derivative =
+            Acc(0.5) * (Acc(1) + t) +
+            Acc(0.5) * v * (Acc(1) - t * t) * c * (Acc(1) + Acc(3) * a * v * v);
         fdx[i] = fdy[i] * derivative;
       }
     });

@@ -1,4 +1,5 @@
-// Single-rounding float conversions, float views of tensors and the checks every kernel shares.
+// Single-rounding float conversions, float views of tensors and the checks
+// every kernel shares.
 #include "runtime/cpu/FloatAccess.h"
 
 #include "runtime/cpu/Parallel.h"
@@ -107,8 +108,7 @@ template <typename Acc> static constexpr DType accDType() {
 }
 
 template <typename Acc>
-FloatInput<Acc>::FloatInput(const Tensor &t, const char *op,
-                            const char *name) {
+FloatInput<Acc>::FloatInput(const Tensor &t, const char *op, const char *name) {
   requireFloat(t, op, name);
   if (t.dtype() == accDType<Acc>()) {
     data_ = t.data<Acc>();

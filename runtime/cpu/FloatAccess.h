@@ -1,4 +1,5 @@
-// Shared kernel plumbing: reading tensors as f32/f64, rounding results once, shape checks.
+// Shared kernel plumbing: reading tensors as f32/f64, rounding results once,
+// shape checks.
 #pragma once
 
 #include "runtime/support/Error.h"

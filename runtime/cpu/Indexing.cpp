@@ -1,4 +1,5 @@
-// Row indexing kernels: gather (embedding lookup), its adjoint scatter_add, and row scatter.
+// Row indexing kernels: gather (embedding lookup), its adjoint scatter_add, and
+// row scatter.
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"

@@ -1,4 +1,5 @@
-// The CPU reference kernels: one function per pg op kind, the oracle for every faster path.
+// The CPU reference kernels: one function per pg op kind, the oracle for every
+// faster path.
 //
 // Every kernel reads its inputs and writes into `out`, a tensor the caller has
 // already allocated with the result's dtype and shape; a disagreement is a
@@ -36,10 +37,10 @@ void cast(const Tensor &x, Tensor &out);
 
 // Reductions and scans -----------------------------------------------------
 
-void reduceSum(const Tensor &x, const std::vector<int64_t> &axes,
-               bool keepDims, Tensor &out);
-void reduceMax(const Tensor &x, const std::vector<int64_t> &axes,
-               bool keepDims, Tensor &out);
+void reduceSum(const Tensor &x, const std::vector<int64_t> &axes, bool keepDims,
+               Tensor &out);
+void reduceMax(const Tensor &x, const std::vector<int64_t> &axes, bool keepDims,
+               Tensor &out);
 void reduceMean(const Tensor &x, const std::vector<int64_t> &axes,
                 bool keepDims, Tensor &out);
 /// Inclusive prefix sum along `axis`.
@@ -95,8 +96,8 @@ void layerNormGrad(const Tensor &x, const Tensor &w, const Tensor &dy,
 /// Over the last dim: x * rsqrt(mean(x^2) + eps) * (unitOffset ? 1 + w : w).
 void rmsNorm(const Tensor &x, const Tensor &w, double eps, bool unitOffset,
              Tensor &out);
-void rmsNormGrad(const Tensor &x, const Tensor &w, const Tensor &dy,
-                 double eps, bool unitOffset, Tensor &dx, Tensor &dw);
+void rmsNormGrad(const Tensor &x, const Tensor &w, const Tensor &dy, double eps,
+                 bool unitOffset, Tensor &dx, Tensor &dw);
 
 /// Rotate-half rotary embedding of x [B, H, L, D] at positions int [B, L].
 void rope(const Tensor &x, const Tensor &positions, double theta, Tensor &out);

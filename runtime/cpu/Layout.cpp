@@ -1,4 +1,5 @@
-// Data movement kernels: reshape, transpose, broadcast, slice and concat (dtype-agnostic byte copies).
+// Data movement kernels: reshape, transpose, broadcast, slice and concat
+// (dtype-agnostic byte copies).
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -46,8 +47,7 @@ void reshape(const Tensor &x, Tensor &out) {
     std::memcpy(out.raw(), x.raw(), x.byteSize());
 }
 
-void transpose(const Tensor &x, const std::vector<int64_t> &perm,
-               Tensor &out) {
+void transpose(const Tensor &x, const std::vector<int64_t> &perm, Tensor &out) {
   requireSameDType(x, out, "transpose");
   if (static_cast<int64_t>(perm.size()) != x.rank())
     fail("transpose: permutation has {} entries for an operand of rank {}",
@@ -93,8 +93,8 @@ void slice(const Tensor &x, const std::vector<int64_t> &start,
   requireSameDType(x, out, "slice");
   size_t rank = static_cast<size_t>(x.rank());
   if (start.size() != rank || limit.size() != rank || stride.size() != rank)
-    fail("slice: start/limit/stride need {} entries each for operand {}",
-         rank, formatShape(x.shape()));
+    fail("slice: start/limit/stride need {} entries each for operand {}", rank,
+         formatShape(x.shape()));
   std::vector<int64_t> xStrides = rowMajorStrides(x.shape()), sourceStrides;
   Shape expected;
   int64_t offset = 0;

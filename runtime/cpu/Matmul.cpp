@@ -1,4 +1,5 @@
-// Batched matmul: an obviously correct naive path and an OpenBLAS sgemm/dgemm path for large products.
+// Batched matmul: an obviously correct naive path and an OpenBLAS sgemm/dgemm
+// path for large products.
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"

@@ -1,4 +1,5 @@
-// LayerNorm and RMSNorm over the last dim (statistics in f32 or f64) with their backward kernels.
+// LayerNorm and RMSNorm over the last dim (statistics in f32 or f64) with their
+// backward kernels.
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -19,9 +20,7 @@ int64_t featureCount(const Tensor &x, const Tensor &param, const char *op,
   return width;
 }
 
-template <typename Acc> struct RowStats {
-  Acc mean, rstd;
-};
+template <typename Acc> struct RowStats { Acc mean, rstd; };
 
 template <typename Acc>
 RowStats<Acc> layerNormStats(const Acc *row, int64_t width, Acc eps) {
@@ -44,8 +43,8 @@ template <typename Acc> Acc rmsScale(const Acc *row, int64_t width, Acc eps) {
 }
 
 template <typename Acc>
-void layerNormTyped(const Tensor &x, const Tensor &w, const Tensor &b,
-                    Acc eps, Tensor &out) {
+void layerNormTyped(const Tensor &x, const Tensor &w, const Tensor &b, Acc eps,
+                    Tensor &out) {
   FloatInput<Acc> fx(x, "layer_norm", "operand"), fw(w, "layer_norm", "weight"),
       fb(b, "layer_norm", "bias");
   FloatOutput<Acc> fo(out, "layer_norm", "result");
@@ -207,8 +206,8 @@ void rmsNorm(const Tensor &x, const Tensor &w, double eps, bool unitOffset,
   rmsNormTyped<float>(x, w, static_cast<float>(eps), unitOffset, out);
 }
 
-void rmsNormGrad(const Tensor &x, const Tensor &w, const Tensor &dy,
-                 double eps, bool unitOffset, Tensor &dx, Tensor &dw) {
+void rmsNormGrad(const Tensor &x, const Tensor &w, const Tensor &dy, double eps,
+                 bool unitOffset, Tensor &dx, Tensor &dw) {
   const char *op = "rms_norm_grad";
   featureCount(x, w, op, "weight");
   requireShape(dy, x.shape(), op, "dy");

@@ -1,4 +1,5 @@
-// Runs fixed chunks of a loop on a few std::threads; chunking never depends on thread count.
+// Runs fixed chunks of a loop on a few std::threads; chunking never depends on
+// thread count.
 #include "runtime/cpu/Parallel.h"
 
 #include <algorithm>

@@ -1,4 +1,5 @@
-// A deterministic parallel-for: work is cut into fixed chunks whatever the thread count.
+// A deterministic parallel-for: work is cut into fixed chunks whatever the
+// thread count.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,5 @@
-// Reductions over a set of axes (sum, max, mean) and the inclusive cumulative sum.
+// Reductions over a set of axes (sum, max, mean) and the inclusive cumulative
+// sum.
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -148,7 +149,8 @@ void cumsumInt(const Tensor &x, int64_t outer, int64_t extent, int64_t inner,
       int64_t start = (line / inner) * extent * inner + line % inner;
       U running = 0;
       for (int64_t i = 0; i < extent; ++i) {
-        running = static_cast<U>(running + static_cast<U>(px[start + i * inner]));
+        running =
+            static_cast<U>(running + static_cast<U>(px[start + i * inner]));
         po[start + i * inner] = static_cast<T>(running);
       }
     }
@@ -175,13 +177,13 @@ void cumsumFloat(const Tensor &x, int64_t outer, int64_t extent, int64_t inner,
 
 } // namespace
 
-void reduceSum(const Tensor &x, const std::vector<int64_t> &axes,
-               bool keepDims, Tensor &out) {
+void reduceSum(const Tensor &x, const std::vector<int64_t> &axes, bool keepDims,
+               Tensor &out) {
   reduce(ReduceKind::Sum, x, axes, keepDims, out, "reduce_sum");
 }
 
-void reduceMax(const Tensor &x, const std::vector<int64_t> &axes,
-               bool keepDims, Tensor &out) {
+void reduceMax(const Tensor &x, const std::vector<int64_t> &axes, bool keepDims,
+               Tensor &out) {
   reduce(ReduceKind::Max, x, axes, keepDims, out, "reduce_max");
 }
 

@@ -1,4 +1,5 @@
-// Rotary position embedding (rotate-half, as HF Gemma) and its transpose for the backward pass.
+// Rotary position embedding (rotate-half, as HF Gemma) and its transpose for
+// the backward pass.
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -79,8 +80,7 @@ void rotate(const Tensor &x, const Tensor &positions, double theta, Acc sign,
 
 } // namespace
 
-void rope(const Tensor &x, const Tensor &positions, double theta,
-          Tensor &out) {
+void rope(const Tensor &x, const Tensor &positions, double theta, Tensor &out) {
   RopeDims d = checkRope(x, positions, out, "rope", "operand", "result");
   requireFloat(x, "rope", "operand");
   requireDType(out, x.dtype(), "rope", "result");

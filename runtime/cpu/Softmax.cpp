@@ -1,4 +1,5 @@
-// Softmax along one axis (max-subtracted, in f32 or f64) and its backward kernel.
+// Softmax along one axis (max-subtracted, in f32 or f64) and its backward
+// kernel.
 #include "runtime/cpu/Kernels.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -85,8 +86,7 @@ void softmax(const Tensor &x, int64_t axis, Tensor &out) {
   softmaxTyped<float>(x, lines, out);
 }
 
-void softmaxGrad(const Tensor &y, const Tensor &dy, int64_t axis,
-                 Tensor &dx) {
+void softmaxGrad(const Tensor &y, const Tensor &dy, int64_t axis, Tensor &dx) {
   requireShape(dy, y.shape(), "softmax_grad", "dy");
   requireShape(dx, y.shape(), "softmax_grad", "dx");
   Lines lines = linesAlong(y, axis, "softmax_grad");
