@@ -2,6 +2,7 @@
 #pragma once
 
 #include "runtime/support/DType.h"
+#include "runtime/support/Shape.h"
 
 #include <cstdint>
 #include <memory>
@@ -9,14 +10,6 @@
 #include <vector>
 
 namespace pgc {
-
-using Shape = std::vector<int64_t>;
-
-/// Number of elements of a shape (1 for rank 0). Throws pgc::Error on a
-/// negative dimension or an element count that overflows int64.
-int64_t numElements(const Shape &shape);
-/// "[2, 3, 4]".
-std::string formatShape(const Shape &shape);
 
 /// A dense row-major tensor. Copies share storage (like a handle); clone()
 /// makes a deep copy. Storage is 64-byte aligned and zero-initialised, or
