@@ -168,7 +168,12 @@ Batch PaliGemmaProcessor::collate(
                 text.tokenTypeIds.data(), rowBytes);
     std::memcpy(batch.labels.data<int64_t>() + b * length, text.labels.data(),
                 rowBytes);
-    RgbImage image = decodeImageFile(example.imagePath);
+    RgbImage image;
+    try {
+      image = decodeImageFile(example.imagePath);
+    } catch (const Error &e) {
+      fail("{}: {}", example.source, e.what());
+    }
     writePixelValues(resizeBicubic(image, static_cast<int>(size),
                                    static_cast<int>(size)),
                      batch.pixelValues.data<float>() + b * 3 * size * size);

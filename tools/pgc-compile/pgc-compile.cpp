@@ -1,0 +1,101 @@
+// pgc-compile: builds a model with the DSL, runs the pass pipeline and writes the result.
+//
+// Users reach it as `pgc compile ...`; pgc forwards its arguments here so that
+// pgc itself links no MLIR.
+#include "compiler/Driver/IRSummary.h"
+#include "examples/Examples.h"
+#include "runtime/support/Error.h"
+#include "runtime/support/FileUtil.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fmt/format.h>
+
+namespace {
+
+struct CompileOptions {
+  std::string model;
+  std::string output;
+  int64_t batch = 4;
+  int64_t seqLen = 8;
+  std::string dtype = "f32";
+  bool printIr = false;
+};
+
+std::string listExamples() {
+  std::string names;
+  for (const auto &example : pgc::examples::exampleModels())
+    names += (names.empty() ? "" : ", ") + example.name;
+  return names;
+}
+
+int compile(const CompileOptions &options) {
+  const pgc::examples::ExampleModel *example =
+      pgc::examples::findExample(options.model);
+  if (!example)
+    pgc::fail("unknown model '{}' (known: {})", options.model, listExamples());
+  std::optional<pgc::DType> dtype = pgc::parseDType(options.dtype);
+  if (!dtype || !pgc::isFloat(*dtype))
+    pgc::fail("--dtype '{}' is not a float type (bf16, f16, f32, f64)",
+              options.dtype);
+  if (options.batch < 1 || options.seqLen < 1)
+    pgc::fail("--batch and --seq-len must be positive");
+
+  mlir::MLIRContext context;
+  pgc::dsl::ModuleBuilder module(context);
+  pgc::examples::ExampleOptions exampleOptions;
+  exampleOptions.batch = options.batch;
+  exampleOptions.seqLen = options.seqLen;
+  exampleOptions.dtype = *dtype;
+  example->build(module, exampleOptions);
+  if (mlir::failed(mlir::verify(module.module())))
+    pgc::fail("model '{}' built invalid IR", options.model);
+
+  std::string ir;
+  llvm::raw_string_ostream os(ir);
+  module.module().print(os);
+  if (options.printIr)
+    std::fputs(ir.c_str(), stdout);
+  std::fputs(pgc::compiler::summarizeModule(module.module()).c_str(), stdout);
+  if (!options.output.empty()) {
+    pgc::writeFileAtomically(options.output, ir);
+    std::printf("wrote %s (%zu bytes of pg IR)\n", options.output.c_str(),
+                ir.size());
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"pgc compile: build a model and its training step"};
+  app.name("pgc compile");
+  CompileOptions options;
+  app.add_option("--model", options.model,
+                 "Model to build (examples: " + listExamples() + ")")
+      ->required();
+  app.add_option("-o,--output", options.output,
+                 "Output file (.mlir: the pg IR)");
+  app.add_option("--batch", options.batch, "Batch size (static)")
+      ->capture_default_str();
+  app.add_option("--seq-len", options.seqLen, "Sequence length (static)")
+      ->capture_default_str();
+  app.add_option("--dtype", options.dtype, "Compute dtype: bf16, f16, f32, f64")
+      ->capture_default_str();
+  app.add_flag("--print-ir", options.printIr, "Print the pg IR to stdout");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    return app.exit(e);
+  }
+  try {
+    return compile(options);
+  } catch (const pgc::Error &e) {
+    std::fprintf(stderr, "pgc compile: error: %s\n", e.what());
+    return 1;
+  }
+}
