@@ -83,6 +83,20 @@ uint16_t f32ToF16(float value) {
   return static_cast<uint16_t>(sign | result);
 }
 
+float f64ToF32RoundToOdd(double value) {
+  float nearest = static_cast<float>(value);
+  if (!std::isfinite(value) || static_cast<double>(nearest) == value)
+    return nearest;
+  if (std::isinf(nearest) ||
+      std::fabs(static_cast<double>(nearest)) > std::fabs(value))
+    nearest = std::nextafter(nearest, 0.0f);
+  uint32_t bits;
+  std::memcpy(&bits, &nearest, 4);
+  bits |= 1u;
+  std::memcpy(&nearest, &bits, 4);
+  return nearest;
+}
+
 float f16ToF32(uint16_t value) {
   uint32_t sign = static_cast<uint32_t>(value & 0x8000u) << 16;
   uint32_t exponent = (value >> 10) & 0x1fu;

@@ -41,4 +41,15 @@ inline float bf16ToF32(uint16_t value) {
 uint16_t f32ToF16(float value);
 float f16ToF32(uint16_t value);
 
+/// f64 -> f32 rounded to odd: exact when representable, otherwise the
+/// neighbour toward zero with its lowest mantissa bit set. Rounding that f32
+/// to bf16 or f16 then equals rounding the f64 directly (no double rounding).
+float f64ToF32RoundToOdd(double value);
+inline uint16_t f64ToBf16(double value) {
+  return f32ToBf16(f64ToF32RoundToOdd(value));
+}
+inline uint16_t f64ToF16(double value) {
+  return f32ToF16(f64ToF32RoundToOdd(value));
+}
+
 } // namespace pgc

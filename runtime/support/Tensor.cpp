@@ -92,10 +92,10 @@ double Tensor::at(int64_t i) const {
 void Tensor::set(int64_t i, double value) {
   switch (dtype_) {
   case DType::BF16:
-    data<uint16_t>()[i] = f32ToBf16(static_cast<float>(value));
+    data<uint16_t>()[i] = f64ToBf16(value);
     return;
   case DType::F16:
-    data<uint16_t>()[i] = f32ToF16(static_cast<float>(value));
+    data<uint16_t>()[i] = f64ToF16(value);
     return;
   case DType::F32:
     data<float>()[i] = static_cast<float>(value);
@@ -122,14 +122,8 @@ Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_)
     return clone();
   Tensor result(dtype, shape_);
-  // f64 -> f32 -> bf16 would round twice; go through f32 only from f32-exact types.
-  if (dtype_ == DType::F64 && (dtype == DType::BF16 || dtype == DType::F16)) {
-    for (int64_t i = 0; i < numel_; ++i) {
-      float asFloat = static_cast<float>(data<double>()[i]);
-      result.set(i, asFloat);
-    }
-    return result;
-  }
+  // Tensor::set rounds f64 values to 16-bit floats once (round-to-odd through
+  // f32), so every conversion here rounds exactly once.
   for (int64_t i = 0; i < numel_; ++i)
     result.set(i, at(i));
   return result;

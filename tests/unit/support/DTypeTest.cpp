@@ -1,5 +1,6 @@
 // bf16 and f16 conversions against an independent reference: exact arithmetic in double.
 #include "runtime/support/DType.h"
+#include "runtime/support/Tensor.h"
 
 #include <cmath>
 #include <gtest/gtest.h>
@@ -74,6 +75,43 @@ TEST(DType, NamesRoundTrip) {
                   DType::I64, DType::U8, DType::Bool})
     EXPECT_EQ(parseDType(dtypeName(d)), d);
   EXPECT_FALSE(parseDType("f8").has_value());
+}
+
+} // namespace
+} // namespace pgc
+
+namespace pgc {
+namespace {
+
+// Nearest bf16 of a double by exhaustive comparison of the two neighbours.
+uint16_t nearestBf16(double x) {
+  uint16_t down = f32ToBf16(static_cast<float>(x));
+  uint16_t best = down;
+  double bestDist = std::fabs(bf16ToF32(down) - x);
+  for (int delta : {-1, 1}) {
+    uint16_t c = static_cast<uint16_t>(down + delta);
+    double dist = std::fabs(bf16ToF32(c) - x);
+    if (dist < bestDist || (dist == bestDist && (c & 1) == 0 && (best & 1)))
+      best = c, bestDist = dist;
+  }
+  return best;
+}
+
+TEST(DType, F64ToBf16RoundsOnceEvenNearMidpoints) {
+  // 1 + 2^-8 + 2^-30 is just above a bf16 midpoint; rounding to f32 first
+  // lands exactly on the midpoint and ties to even (down): wrong.
+  double x = 1.0 + std::ldexp(1.0, -8) + std::ldexp(1.0, -30);
+  EXPECT_EQ(f64ToBf16(x), 0x3f81);
+  EXPECT_EQ(f32ToBf16(static_cast<float>(x)), 0x3f80); // the double rounding
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> dist(-4.0, 4.0);
+  for (int i = 0; i < 100000; ++i) {
+    double v = dist(rng);
+    ASSERT_EQ(f64ToBf16(v), nearestBf16(v)) << v;
+  }
+  Tensor t(DType::F64, {1});
+  t.data<double>()[0] = x;
+  EXPECT_EQ(t.to(DType::BF16).data<uint16_t>()[0], 0x3f81);
 }
 
 } // namespace
