@@ -1,4 +1,5 @@
-// The PaliGemma prompt layout (HF PaliGemmaProcessor with a suffix) and batch collation.
+// The PaliGemma prompt layout (HF PaliGemmaProcessor with a suffix) and batch
+// collation.
 #include "models/paligemma/processor/PaliGemmaProcessor.h"
 
 #include "runtime/data/ImageTransforms.h"
@@ -14,18 +15,17 @@ EncodedText layoutTokens(const TokenLayout &layout,
                          const std::vector<int64_t> *suffixIds,
                          const std::string &context) {
   int64_t prompt = static_cast<int64_t>(promptIds.size());
-  int64_t fixedPrefix = layout.imageSeqLength + 1 +
-                        static_cast<int64_t>(separatorIds.size());
-  int64_t suffix =
-      suffixIds ? static_cast<int64_t>(suffixIds->size()) + 1 : 0;
+  int64_t fixedPrefix =
+      layout.imageSeqLength + 1 + static_cast<int64_t>(separatorIds.size());
+  int64_t suffix = suffixIds ? static_cast<int64_t>(suffixIds->size()) + 1 : 0;
   int64_t needed = fixedPrefix + prompt + suffix;
   int64_t keptPrompt = prompt;
   if (layout.maxLength > 0 && needed > layout.maxLength) {
     if (layout.truncation == TruncationPolicy::Refuse)
       fail("{}: {} tokens ({} image + bos + {} prompt + {} separator + {} "
            "answer with eos) do not fit max_length {}, and truncation is off",
-           context, needed, layout.imageSeqLength, prompt,
-           separatorIds.size(), suffix, layout.maxLength);
+           context, needed, layout.imageSeqLength, prompt, separatorIds.size(),
+           suffix, layout.maxLength);
     keptPrompt = layout.maxLength - fixedPrefix - suffix;
     if (keptPrompt < 0)
       fail("{}: the answer alone needs {} tokens ({} with image tokens, bos "
@@ -33,7 +33,8 @@ EncodedText layoutTokens(const TokenLayout &layout,
            context, suffix, fixedPrefix + suffix, layout.maxLength);
   }
   int64_t length = fixedPrefix + keptPrompt + suffix;
-  int64_t padded = layout.maxLength > 0 && suffixIds ? layout.maxLength : length;
+  int64_t padded =
+      layout.maxLength > 0 && suffixIds ? layout.maxLength : length;
 
   EncodedText out;
   out.droppedPromptTokens = prompt - keptPrompt;
@@ -174,9 +175,9 @@ Batch PaliGemmaProcessor::collate(
     } catch (const Error &e) {
       fail("{}: {}", example.source, e.what());
     }
-    writePixelValues(resizeBicubic(image, static_cast<int>(size),
-                                   static_cast<int>(size)),
-                     batch.pixelValues.data<float>() + b * 3 * size * size);
+    writePixelValues(
+        resizeBicubic(image, static_cast<int>(size), static_cast<int>(size)),
+        batch.pixelValues.data<float>() + b * 3 * size * size);
     batch.referenceAnswers.push_back(
         example.answers.empty() ? std::vector<std::string>{example.answer}
                                 : example.answers);

@@ -1,4 +1,5 @@
-// The PaliGemma processor: the prompt/answer token layout with its masks and labels, and the pixels the vision tower sees.
+// The PaliGemma processor: the prompt/answer token layout with its masks and
+// labels, and the pixels the vision tower sees.
 #pragma once
 
 #include "runtime/data/DataLoader.h"
