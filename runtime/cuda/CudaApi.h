@@ -35,8 +35,11 @@ using CUgraphExec = CUgraphExec_st *;
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_NOT_INITIALIZED = 3;
 constexpr CUresult CUDA_ERROR_STUB_LIBRARY = 34;
-constexpr CUresult CUDA_ERROR_INSUFFICIENT_DRIVER = 35;
+constexpr CUresult CUDA_ERROR_CALL_REQUIRES_NEWER_DRIVER = 36;
+constexpr CUresult CUDA_ERROR_DEVICE_UNAVAILABLE = 46;
 constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
+constexpr CUresult CUDA_ERROR_NOT_FOUND = 500;
+constexpr CUresult CUDA_ERROR_SYSTEM_DRIVER_MISMATCH = 803;
 
 constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 constexpr int CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE = 36;

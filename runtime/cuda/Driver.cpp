@@ -20,12 +20,16 @@ std::string noDeviceReason(api::CUresult result) {
   switch (result) {
   case api::CUDA_ERROR_STUB_LIBRARY:
     return "the loaded libcuda is the toolkit's stub, not a driver";
-  case api::CUDA_ERROR_INSUFFICIENT_DRIVER:
+  case api::CUDA_ERROR_CALL_REQUIRES_NEWER_DRIVER:
     return "the installed driver is too old";
+  case api::CUDA_ERROR_SYSTEM_DRIVER_MISMATCH:
+    return "the driver library does not match the loaded kernel module";
+  case api::CUDA_ERROR_DEVICE_UNAVAILABLE:
+    return "the device is busy or unavailable";
   case api::CUDA_ERROR_NO_DEVICE:
     return "the driver reports no CUDA-capable device";
   default:
-    return fmt::format("cuInit failed with CUresult {}", result);
+    return fmt::format("the driver failed with CUresult {}", result);
   }
 }
 
@@ -64,6 +68,7 @@ void Driver::load(const std::vector<std::string> &libraryCandidates) {
     return;
   }
   std::string missing;
+  api::CUresult firstFailure = api::CUDA_SUCCESS;
   auto resolve = [&](const char *name, auto &slot) {
     void *address = nullptr;
     api::CUresult result = v2 ? v2(name, &address, kRequiredDriverVersion,
@@ -71,6 +76,8 @@ void Driver::load(const std::vector<std::string> &libraryCandidates) {
                               : v1(name, &address, kRequiredDriverVersion,
                                    api::CU_GET_PROC_ADDRESS_DEFAULT);
     if (result != api::CUDA_SUCCESS || !address) {
+      if (firstFailure == api::CUDA_SUCCESS)
+        firstFailure = result;
       if (!missing.empty())
         missing += ", ";
       missing += name;
@@ -83,6 +90,12 @@ void Driver::load(const std::vector<std::string> &libraryCandidates) {
   resolve("cuGetErrorString", f.cuGetErrorString);
   resolve("cuInit", f.cuInit);
   resolve("cuDriverGetVersion", f.cuDriverGetVersion);
+  if (firstFailure != api::CUDA_SUCCESS &&
+      firstFailure != api::CUDA_ERROR_NOT_FOUND) {
+    // A stub library answers every lookup with CUDA_ERROR_STUB_LIBRARY.
+    status_.reason = "no CUDA device: " + noDeviceReason(firstFailure);
+    return;
+  }
   if (f.cuInit && f.cuDriverGetVersion) {
     // Asking for the version first separates "old driver" from "no device".
     int version = 0;
