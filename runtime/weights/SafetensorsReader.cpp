@@ -105,7 +105,7 @@ TensorInfo parseTensorEntry(const std::string &path, const std::string &name,
     std::optional<uint64_t> size = asUnsigned(dim);
     if (!size || *size > static_cast<uint64_t>(INT64_MAX))
       fail("{}: shape is not a list of non-negative integers (has {})", where,
-           dim.dump());
+           quotedForMessage(dim.dump()));
     info.shape.push_back(static_cast<int64_t>(*size));
     if (*size == 0)
       anyZero = true;
