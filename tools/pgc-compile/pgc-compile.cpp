@@ -3,6 +3,7 @@
 // Users reach it as `pgc compile ...`; pgc forwards its arguments here so that
 // pgc itself links no MLIR.
 #include "compiler/Driver/IRSummary.h"
+#include "compiler/Lowering/LowerToPlan.h"
 #include "examples/Examples.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
@@ -61,11 +62,24 @@ int compile(const CompileOptions &options) {
   if (options.printIr)
     std::fputs(ir.c_str(), stdout);
   std::fputs(pgc::compiler::summarizeModule(module.module()).c_str(), stdout);
-  if (!options.output.empty()) {
+  if (options.output.empty())
+    return 0;
+  llvm::StringRef output(options.output);
+  if (output.ends_with(".mlir")) {
     pgc::writeFileAtomically(options.output, ir);
     std::printf("wrote %s (%zu bytes of pg IR)\n", options.output.c_str(),
                 ir.size());
+    return 0;
   }
+  pgc::Plan plan = pgc::compiler::lowerToPlan(module.module());
+  pgc::writeArtifact(plan, options.output);
+  size_t steps = 0;
+  for (const pgc::PlanEntryPoint &entry : plan.entryPoints)
+    steps += entry.steps.size();
+  std::printf("wrote %s: %zu entry points, %zu steps, %zu buffers, %zu "
+              "parameters\n",
+              options.output.c_str(), plan.entryPoints.size(), steps,
+              plan.buffers.size(), plan.parameters.size());
   return 0;
 }
 
@@ -79,7 +93,7 @@ int main(int argc, char **argv) {
                  "Model to build (examples: " + listExamples() + ")")
       ->required();
   app.add_option("-o,--output", options.output,
-                 "Output file (.mlir: the pg IR)");
+                 "Output file: a .pgc artifact, or .mlir for the pg IR");
   app.add_option("--batch", options.batch, "Batch size (static)")
       ->capture_default_str();
   app.add_option("--seq-len", options.seqLen, "Sequence length (static)")

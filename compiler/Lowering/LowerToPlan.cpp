@@ -1,0 +1,246 @@
+// Lowering pg functions to Plan entry points: buffers for values, steps with generic attributes.
+#include "compiler/Lowering/LowerToPlan.h"
+
+#include "compiler/Dialect/Pg.h"
+#include "runtime/support/Error.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+namespace pgc::compiler {
+
+namespace {
+
+std::string locationText(mlir::Location loc) {
+  if (auto fileLoc = llvm::dyn_cast<mlir::FileLineColLoc>(loc))
+    return fileLoc.getFilename().str() + ":" +
+           std::to_string(fileLoc.getLine());
+  if (auto nameLoc = llvm::dyn_cast<mlir::NameLoc>(loc))
+    return locationText(nameLoc.getChildLoc());
+  if (auto fused = llvm::dyn_cast<mlir::FusedLoc>(loc))
+    for (mlir::Location inner : fused.getLocations()) {
+      std::string text = locationText(inner);
+      if (!text.empty())
+        return text;
+    }
+  return "";
+}
+
+[[noreturn]] void failAtOp(mlir::Operation *op, const std::string &message) {
+  std::string where = locationText(op->getLoc());
+  fail("{}{}: {}", where.empty() ? "" : where + ": ",
+       op->getName().getStringRef().str(), message);
+}
+
+DType dtypeOf(mlir::Type element, mlir::Operation *op) {
+  if (element.isBF16())
+    return DType::BF16;
+  if (element.isF16())
+    return DType::F16;
+  if (element.isF32())
+    return DType::F32;
+  if (element.isF64())
+    return DType::F64;
+  if (element.isSignlessInteger(32))
+    return DType::I32;
+  if (element.isSignlessInteger(64))
+    return DType::I64;
+  if (element.isSignlessInteger(1))
+    return DType::Bool;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << element;
+  failAtOp(op, "element type " + text + " has no runtime dtype");
+}
+
+std::string typeName(mlir::Type type, mlir::Operation *op) {
+  return std::string(dtypeName(dtypeOf(type, op)));
+}
+
+// Converts an op's inherent attributes to the artifact's generic form.
+StepAttribute convertAttribute(mlir::Attribute attr, mlir::Operation *op) {
+  StepAttribute result;
+  // Enum attributes are IntegerAttrs underneath: carry their keyword.
+  if (auto predicate = llvm::dyn_cast<mlir::pg::ComparePredicateAttr>(attr))
+    result.text = mlir::pg::stringifyComparePredicate(predicate.getValue()).str();
+  else if (auto unit = llvm::dyn_cast<mlir::UnitAttr>(attr))
+    result.ints = {1};
+  else if (auto integer = llvm::dyn_cast<mlir::IntegerAttr>(attr))
+    result.ints = {integer.getValue().getSExtValue()};
+  else if (auto real = llvm::dyn_cast<mlir::FloatAttr>(attr))
+    result.floats = {real.getValueAsDouble()};
+  else if (auto ints = llvm::dyn_cast<mlir::DenseI64ArrayAttr>(attr))
+    result.ints.assign(ints.asArrayRef().begin(), ints.asArrayRef().end());
+  else if (auto text = llvm::dyn_cast<mlir::StringAttr>(attr))
+    result.text = text.str();
+  else if (auto type = llvm::dyn_cast<mlir::TypeAttr>(attr))
+    result.text = typeName(type.getValue(), op);
+  else
+    failAtOp(op, "has an attribute the artifact cannot carry");
+  return result;
+}
+
+// Row-major little-endian bytes of a dense constant in its dtype.
+std::vector<uint8_t> constantBytes(mlir::pg::ConstantOp op, DType dtype) {
+  auto dense = llvm::dyn_cast<mlir::DenseElementsAttr>(op.getValue());
+  if (!dense)
+    failAtOp(op, "only dense constants can be embedded");
+  auto type = llvm::cast<mlir::RankedTensorType>(dense.getType());
+  int64_t count = type.getNumElements();
+  std::vector<uint8_t> bytes(static_cast<size_t>(count) * dtypeSize(dtype));
+  int64_t i = 0;
+  if (llvm::isa<mlir::FloatType>(type.getElementType())) {
+    for (llvm::APFloat value : dense.getValues<llvm::APFloat>()) {
+      uint64_t raw = value.bitcastToAPInt().getZExtValue();
+      std::memcpy(bytes.data() + i * dtypeSize(dtype), &raw, dtypeSize(dtype));
+      ++i;
+    }
+  } else {
+    for (llvm::APInt value : dense.getValues<llvm::APInt>()) {
+      uint64_t raw = dtype == DType::Bool ? value.getZExtValue()
+                                          : value.getSExtValue();
+      std::memcpy(bytes.data() + i * dtypeSize(dtype), &raw, dtypeSize(dtype));
+      ++i;
+    }
+  }
+  return bytes;
+}
+
+class PlanLowering {
+public:
+  Plan lower(mlir::ModuleOp module) {
+    plan_.producer = "pgc 0.1.0";
+    for (auto func : module.getOps<mlir::func::FuncOp>())
+      lowerFunction(func);
+    plan_.validate("lowered plan");
+    return std::move(plan_);
+  }
+
+private:
+  uint32_t addBuffer(std::string name, mlir::Type type, BufferRole role,
+                     mlir::Operation *op) {
+    PlanBuffer buffer;
+    buffer.name = std::move(name);
+    buffer.role = role;
+    if (auto tensor = llvm::dyn_cast<mlir::RankedTensorType>(type)) {
+      buffer.dtype = dtypeOf(tensor.getElementType(), op);
+      buffer.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+    } else if (auto nf4 = llvm::dyn_cast<mlir::pg::NF4Type>(type)) {
+      // The runtime quantizes at load time; the buffer describes the logical
+      // weight that the checkpoint provides.
+      buffer.dtype = DType::F32;
+      buffer.shape.assign(nf4.getShape().begin(), nf4.getShape().end());
+    } else {
+      failAtOp(op, "produces a value that is not a tensor");
+    }
+    plan_.buffers.push_back(std::move(buffer));
+    return static_cast<uint32_t>(plan_.buffers.size() - 1);
+  }
+
+  uint32_t parameterBuffer(mlir::pg::ParamOp op) {
+    std::string name = op.getName().str();
+    if (auto it = parameterBuffers_.find(name); it != parameterBuffers_.end()) {
+      if (plan_.buffers[it->second].shape !=
+          shapeOf(op.getType()))
+        failAtOp(op, "parameter '" + name +
+                         "' is declared with different shapes");
+      return it->second;
+    }
+    uint32_t index = addBuffer(name, op.getType(), BufferRole::Parameter, op);
+    PlanParameter param;
+    param.name = name;
+    param.buffer = index;
+    param.trainable = op.getTrainable();
+    param.init = op.getInit() ? op.getInit()->str() : "";
+    if (auto nf4 = llvm::dyn_cast<mlir::pg::NF4Type>(op.getType()))
+      param.nf4 = Nf4Spec{static_cast<int>(nf4.getBlockSize()),
+                          nf4.getDoubleQuant()};
+    plan_.parameters.push_back(param);
+    parameterBuffers_[name] = index;
+    return index;
+  }
+
+  static Shape shapeOf(mlir::Type type) {
+    if (auto tensor = llvm::dyn_cast<mlir::RankedTensorType>(type))
+      return Shape(tensor.getShape().begin(), tensor.getShape().end());
+    auto nf4 = llvm::cast<mlir::pg::NF4Type>(type);
+    return Shape(nf4.getShape().begin(), nf4.getShape().end());
+  }
+
+  void lowerFunction(mlir::func::FuncOp func) {
+    PlanEntryPoint entry;
+    entry.name = func.getName().str();
+    llvm::DenseMap<mlir::Value, uint32_t> buffers;
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      auto nameAttr = func.getArgAttrOfType<mlir::StringAttr>(i, "pg.name");
+      std::string name =
+          nameAttr ? nameAttr.str() : "arg" + std::to_string(i);
+      uint32_t index = addBuffer(name, func.getArgument(i).getType(),
+                                 BufferRole::Input, func);
+      buffers[func.getArgument(i)] = index;
+      entry.inputs.push_back(index);
+      entry.inputNames.push_back(name);
+    }
+    for (mlir::Operation &op : func.getBody().front()) {
+      if (auto ret = llvm::dyn_cast<mlir::func::ReturnOp>(op)) {
+        for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
+          auto nameAttr =
+              func.getResultAttrOfType<mlir::StringAttr>(i, "pg.name");
+          std::string name =
+              nameAttr ? nameAttr.str() : "result" + std::to_string(i);
+          uint32_t index = buffers.lookup(ret.getOperand(i));
+          if (plan_.buffers[index].role == BufferRole::Temporary) {
+            plan_.buffers[index].role = BufferRole::Output;
+            plan_.buffers[index].name = name;
+          }
+          entry.outputs.push_back(index);
+          entry.outputNames.push_back(name);
+        }
+        continue;
+      }
+      if (auto param = llvm::dyn_cast<mlir::pg::ParamOp>(op)) {
+        buffers[param.getResult()] = parameterBuffer(param);
+        continue;
+      }
+      if (auto constant = llvm::dyn_cast<mlir::pg::ConstantOp>(op)) {
+        uint32_t index = addBuffer("", constant.getType(), BufferRole::Constant,
+                                   &op);
+        plan_.buffers[index].data =
+            constantBytes(constant, plan_.buffers[index].dtype);
+        buffers[constant.getResult()] = index;
+        continue;
+      }
+      if (op.getDialect() == nullptr ||
+          op.getDialect()->getNamespace() != "pg")
+        failAtOp(&op, "is not a pg op and cannot be lowered to a plan");
+      PlanStep step;
+      step.op = op.getName().stripDialect().str();
+      step.location = locationText(op.getLoc());
+      for (mlir::Value operand : op.getOperands())
+        step.inputs.push_back(buffers.lookup(operand));
+      for (mlir::Value result : op.getResults()) {
+        uint32_t index =
+            addBuffer("", result.getType(), BufferRole::Temporary, &op);
+        buffers[result] = index;
+        step.outputs.push_back(index);
+      }
+      for (mlir::NamedAttribute attr : op.getAttrDictionary())
+        step.attributes[attr.getName().str()] =
+            convertAttribute(attr.getValue(), &op);
+      entry.steps.push_back(std::move(step));
+    }
+    plan_.entryPoints.push_back(std::move(entry));
+  }
+
+  Plan plan_;
+  std::map<std::string, uint32_t> parameterBuffers_;
+};
+
+} // namespace
+
+Plan lowerToPlan(mlir::ModuleOp module) { return PlanLowering().lower(module); }
+
+} // namespace pgc::compiler

@@ -1,0 +1,224 @@
+// Session: binding parameters and inputs, random initialisation, and op-by-op execution of entry points.
+#include "runtime/exec/Session.h"
+
+#include "runtime/support/Error.h"
+
+#include <cmath>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace pgc {
+
+namespace {
+
+bool isPersistent(BufferRole role) {
+  return role == BufferRole::Parameter || role == BufferRole::OptimizerState ||
+         role == BufferRole::Gradient || role == BufferRole::Constant;
+}
+
+// splitmix64: a counter-based generator, so that a value depends only on
+// its (seed, stream, index) and not on the order parameters are visited.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t hashName(const std::string &name) {
+  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a
+  for (unsigned char c : name)
+    h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+// Uniform in (0, 1): 53 random bits, never exactly 0.
+double unitInterval(uint64_t bits) {
+  return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
+}
+
+struct Initializer {
+  enum Kind { Zeros, Ones, Normal, Uniform } kind;
+  double a = 0, b = 0;
+};
+
+Initializer parseInitializer(const std::string &parameter,
+                             const std::string &spelling) {
+  if (spelling == "zeros" || spelling.empty())
+    return {Initializer::Zeros};
+  if (spelling == "ones")
+    return {Initializer::Ones};
+  double a = 0, b = 0;
+  char close = 0;
+  if (std::sscanf(spelling.c_str(), "normal(%lf%c", &a, &close) == 2 &&
+      close == ')')
+    return {Initializer::Normal, a};
+  if (std::sscanf(spelling.c_str(), "uniform(%lf,%lf%c", &a, &b, &close) == 3 &&
+      close == ')')
+    return {Initializer::Uniform, a, b};
+  fail("parameter '{}': unknown initialiser '{}'", parameter, spelling);
+}
+
+} // namespace
+
+Session::Session(Plan plan) : plan_(std::move(plan)) {
+  persistent_.resize(plan_.buffers.size());
+  parameterSet_.assign(plan_.buffers.size(), false);
+  for (size_t i = 0; i < plan_.buffers.size(); ++i) {
+    const PlanBuffer &buffer = plan_.buffers[i];
+    if (!isPersistent(buffer.role))
+      continue;
+    persistent_[i] = Tensor(buffer.dtype, buffer.shape);
+    if (buffer.role == BufferRole::Constant && !buffer.data.empty())
+      std::memcpy(persistent_[i].raw(), buffer.data.data(), buffer.data.size());
+  }
+  for (const PlanEntryPoint &entry : plan_.entryPoints) {
+    std::vector<Kernel> kernels;
+    for (size_t s = 0; s < entry.steps.size(); ++s) {
+      StepKernel kernel = findCpuKernel(entry.steps[s].op);
+      if (!kernel)
+        fail("entry point '{}' step {}: op '{}' has no CPU kernel", entry.name,
+             s, entry.steps[s].describe());
+      kernels.push_back(std::move(kernel));
+    }
+    kernels_.push_back(std::move(kernels));
+  }
+}
+
+void Session::setParameter(const std::string &name, const Tensor &value) {
+  const PlanParameter *param = plan_.findParameter(name);
+  if (!param)
+    fail("'{}' is not a parameter of this model", name);
+  Tensor &slot = persistent_[param->buffer];
+  if (value.shape() != slot.shape())
+    fail("{}: expected {}, got {}", name, formatShape(slot.shape()),
+         formatShape(value.shape()));
+  if (value.dtype() == slot.dtype()) {
+    std::memcpy(slot.raw(), value.raw(), value.byteSize());
+  } else if (isFloat(value.dtype()) && isFloat(slot.dtype())) {
+    Tensor converted = value.to(slot.dtype());
+    std::memcpy(slot.raw(), converted.raw(), converted.byteSize());
+  } else {
+    fail("{}: expected {} values, got {}", name, dtypeName(slot.dtype()),
+         dtypeName(value.dtype()));
+  }
+  parameterSet_[param->buffer] = true;
+}
+
+const Tensor &Session::parameter(const std::string &name) const {
+  const PlanParameter *param = plan_.findParameter(name);
+  if (!param)
+    fail("'{}' is not a parameter of this model", name);
+  return persistent_[param->buffer];
+}
+
+std::vector<std::string> Session::unsetParameters() const {
+  std::vector<std::string> names;
+  for (const PlanParameter &param : plan_.parameters)
+    if (!parameterSet_[param.buffer])
+      names.push_back(param.name);
+  return names;
+}
+
+void Session::initializeParameters(uint64_t seed) {
+  for (const PlanParameter &param : plan_.parameters) {
+    Initializer init = parseInitializer(param.name, param.init);
+    Tensor &slot = persistent_[param.buffer];
+    uint64_t stream = mix(seed ^ mix(hashName(param.name)));
+    for (int64_t i = 0; i < slot.numel(); ++i) {
+      double value = 0;
+      switch (init.kind) {
+      case Initializer::Zeros:
+        value = 0;
+        break;
+      case Initializer::Ones:
+        value = 1;
+        break;
+      case Initializer::Normal: {
+        // Box-Muller on two independent counter draws.
+        double u1 = unitInterval(mix(stream + 2 * static_cast<uint64_t>(i)));
+        double u2 =
+            unitInterval(mix(stream + 2 * static_cast<uint64_t>(i) + 1));
+        value = init.a * std::sqrt(-2.0 * std::log(u1)) *
+                std::cos(2.0 * M_PI * u2);
+        break;
+      }
+      case Initializer::Uniform:
+        value = init.a + (init.b - init.a) *
+                             unitInterval(mix(stream + static_cast<uint64_t>(i)));
+        break;
+      }
+      slot.set(i, value);
+    }
+    parameterSet_[param.buffer] = true;
+  }
+}
+
+TensorMap Session::run(const std::string &entryName, const TensorMap &inputs) {
+  const PlanEntryPoint *entry = plan_.findEntryPoint(entryName);
+  if (!entry)
+    fail("no entry point '{}' in this artifact", entryName);
+  size_t entryIndex = static_cast<size_t>(entry - plan_.entryPoints.data());
+  std::vector<std::string> unset = unsetParameters();
+  if (!unset.empty())
+    fail("parameter '{}' has no value ({} unset): load weights or initialise "
+         "them",
+         unset.front(), unset.size());
+
+  std::vector<Tensor> values(plan_.buffers.size());
+  for (size_t i = 0; i < entry->inputs.size(); ++i) {
+    const std::string &name = entry->inputNames[i];
+    const PlanBuffer &buffer = plan_.buffers[entry->inputs[i]];
+    auto it = inputs.find(name);
+    if (it == inputs.end())
+      fail("entry point '{}': missing input '{}' ({} {})", entryName, name,
+           dtypeName(buffer.dtype), formatShape(buffer.shape));
+    const Tensor &given = it->second;
+    if (given.shape() != buffer.shape)
+      fail("input '{}': expected shape {}, got {}", name,
+           formatShape(buffer.shape), formatShape(given.shape()));
+    if (given.dtype() == buffer.dtype)
+      values[entry->inputs[i]] = given;
+    else if (isFloat(given.dtype()) && isFloat(buffer.dtype))
+      values[entry->inputs[i]] = given.to(buffer.dtype);
+    else
+      fail("input '{}': expected {} values, got {}", name,
+           dtypeName(buffer.dtype), dtypeName(given.dtype()));
+  }
+  for (const auto &[name, tensor] : inputs)
+    if (std::find(entry->inputNames.begin(), entry->inputNames.end(), name) ==
+        entry->inputNames.end())
+      fail("entry point '{}' has no input named '{}'", entryName, name);
+
+  auto slot = [&](uint32_t index) -> Tensor * {
+    return isPersistent(plan_.buffers[index].role) ? &persistent_[index]
+                                                   : &values[index];
+  };
+  const std::vector<Kernel> &kernels = kernels_[entryIndex];
+  std::vector<Tensor *> in, out;
+  for (size_t s = 0; s < entry->steps.size(); ++s) {
+    const PlanStep &step = entry->steps[s];
+    in.clear();
+    out.clear();
+    for (uint32_t index : step.inputs)
+      in.push_back(slot(index));
+    for (uint32_t index : step.outputs) {
+      Tensor *target = slot(index);
+      if (!target->defined() || target->numel() == 0)
+        *target = Tensor(plan_.buffers[index].dtype, plan_.buffers[index].shape);
+      out.push_back(target);
+    }
+    kernels[s](step, in, out);
+  }
+
+  TensorMap results;
+  for (size_t i = 0; i < entry->outputs.size(); ++i) {
+    uint32_t index = entry->outputs[i];
+    Tensor *value = slot(index);
+    results[entry->outputNames[i]] =
+        isPersistent(plan_.buffers[index].role) ? value->clone() : *value;
+  }
+  return results;
+}
+
+} // namespace pgc

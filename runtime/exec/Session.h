@@ -1,0 +1,62 @@
+// A loaded plan with its persistent state, executed op by op on the CPU reference kernels.
+#pragma once
+
+#include "runtime/artifact/Plan.h"
+#include "runtime/support/Tensor.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pgc {
+
+/// Named tensors, as entry points take and return them.
+using TensorMap = std::map<std::string, Tensor>;
+
+/// Holds a Plan and the buffers that live across calls (parameters,
+/// optimizer state, gradients, constants) and runs entry points on the CPU
+/// reference executor: one kernel per step, in plan order. Construction
+/// checks that every step has a CPU kernel.
+class Session {
+public:
+  explicit Session(Plan plan);
+
+  const Plan &plan() const { return plan_; }
+
+  /// Sets a parameter from a tensor of the same shape; floats convert to
+  /// the parameter's dtype (round to nearest even). Errors name the
+  /// parameter.
+  void setParameter(const std::string &name, const Tensor &value);
+  /// The current value of a parameter (shares storage).
+  const Tensor &parameter(const std::string &name) const;
+  /// Parameters without a value yet.
+  std::vector<std::string> unsetParameters() const;
+  /// Draws every parameter from its initialiser ("normal(0.02)", "zeros",
+  /// "ones", "uniform(a,b)") with a counter-based generator: value i of
+  /// parameter p depends only on (seed, p's name, i).
+  void initializeParameters(uint64_t seed);
+
+  /// Runs an entry point. Inputs are bound by name and must have the
+  /// declared shapes (floats convert to the declared dtype; integers must
+  /// match). Returns the named outputs.
+  TensorMap run(const std::string &entryPoint, const TensorMap &inputs);
+
+  /// A persistent buffer (parameter, optimizer state, gradient, constant).
+  Tensor &persistentBuffer(uint32_t index) { return persistent_[index]; }
+
+private:
+  using Kernel = std::function<void(const PlanStep &, std::vector<Tensor *> &,
+                                    std::vector<Tensor *> &)>;
+  Plan plan_;
+  std::vector<Tensor> persistent_;
+  std::vector<bool> parameterSet_;
+  std::vector<std::vector<Kernel>> kernels_; // per entry point, per step
+};
+
+/// The CPU kernel for a step's op, or nullptr if the op has none.
+using StepKernel = std::function<void(const PlanStep &, std::vector<Tensor *> &,
+                                      std::vector<Tensor *> &)>;
+StepKernel findCpuKernel(const std::string &op);
+
+} // namespace pgc

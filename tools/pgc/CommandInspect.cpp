@@ -1,0 +1,101 @@
+// `pgc inspect FILE`: prints an artifact's entry points, parameters, buffers and steps.
+#include "tools/pgc/Commands.h"
+
+#include "runtime/artifact/Plan.h"
+
+#include <fmt/format.h>
+
+namespace pgc::cli {
+namespace {
+
+std::string describeBuffer(const Plan &plan, uint32_t index) {
+  const PlanBuffer &b = plan.buffers[index];
+  std::string name = b.name.empty() ? "" : " " + b.name;
+  return fmt::format("%{}{} {}{}", index, name, dtypeName(b.dtype),
+                     formatShape(b.shape));
+}
+
+std::string describeAttributes(const PlanStep &step) {
+  std::string text;
+  for (const auto &[name, attr] : step.attributes) {
+    text += text.empty() ? " {" : ", ";
+    text += name;
+    if (!attr.text.empty())
+      text += "=" + attr.text;
+    else if (attr.floats.size() == 1)
+      text += fmt::format("={}", attr.floats[0]);
+    else if (attr.ints.size() == 1 && name != "axes" && name != "perm")
+      text += fmt::format("={}", attr.ints[0]);
+    else if (!attr.ints.empty() || !attr.floats.empty())
+      text += fmt::format("=[{}]", attr.ints.empty()
+                                       ? fmt::format("{}", fmt::join(attr.floats, ", "))
+                                       : fmt::format("{}", fmt::join(attr.ints, ", ")));
+  }
+  return text.empty() ? text : text + "}";
+}
+
+void inspect(const std::string &path, bool showSteps) {
+  Plan plan = readArtifact(path);
+  int64_t paramValues = 0, trainableValues = 0;
+  for (const PlanParameter &p : plan.parameters) {
+    int64_t n = numElements(plan.buffers[p.buffer].shape);
+    paramValues += n;
+    if (p.trainable)
+      trainableValues += n;
+  }
+  fmt::print("{}: pgc artifact v{} from {}\n", path, kArtifactFormatVersion,
+             plan.producer);
+  fmt::print("buffers: {}   parameters: {} ({} values, {} trainable)   "
+             "kernels: {}\n",
+             plan.buffers.size(), plan.parameters.size(), paramValues,
+             trainableValues, plan.kernels.size());
+  for (const PlanEntryPoint &entry : plan.entryPoints) {
+    fmt::print("\nentry {} ({} steps)\n", entry.name, entry.steps.size());
+    for (size_t i = 0; i < entry.inputs.size(); ++i)
+      fmt::print("  input  {}\n", describeBuffer(plan, entry.inputs[i]));
+    for (size_t i = 0; i < entry.outputs.size(); ++i)
+      fmt::print("  output {} <- {}\n", entry.outputNames[i],
+                 describeBuffer(plan, entry.outputs[i]));
+    if (!showSteps)
+      continue;
+    for (size_t s = 0; s < entry.steps.size(); ++s) {
+      const PlanStep &step = entry.steps[s];
+      std::string outs, ins;
+      for (uint32_t o : step.outputs)
+        outs += (outs.empty() ? "" : ", ") + describeBuffer(plan, o);
+      for (uint32_t i : step.inputs)
+        ins += (ins.empty() ? "" : ", ") + fmt::format("%{}", i);
+      fmt::print("  {:>4}  {} = {}({}){}{}\n", s, outs, step.op, ins,
+                 describeAttributes(step),
+                 step.location.empty() ? "" : "  @ " + step.location);
+    }
+  }
+  fmt::print("\nparameters\n");
+  for (const PlanParameter &p : plan.parameters)
+    fmt::print("  {} {}{}{}{}\n", p.name,
+               dtypeName(plan.buffers[p.buffer].dtype),
+               formatShape(plan.buffers[p.buffer].shape),
+               p.trainable ? " trainable" : " frozen",
+               p.nf4 ? fmt::format(" nf4(block {}{})", p.nf4->blockSize,
+                                   p.nf4->doubleQuant ? ", double quant" : "")
+                     : "");
+}
+
+std::string inspectPath;
+bool inspectSteps = true;
+
+CommandAction registerInspect(CLI::App &app) {
+  CLI::App *sub = app.add_subcommand(
+      "inspect", "Print a .pgc artifact: entry points, steps, parameters");
+  sub->add_option("file", inspectPath, "The .pgc artifact")->required();
+  sub->add_flag("!--no-steps", inspectSteps, "Leave out the step listing");
+  return [] {
+    inspect(inspectPath, inspectSteps);
+    return 0;
+  };
+}
+
+CommandRegistration registration(20, registerInspect);
+
+} // namespace
+} // namespace pgc::cli
