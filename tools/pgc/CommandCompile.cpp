@@ -1,4 +1,4 @@
-// `pgc compile`: forwards to pgc-compile, the MLIR-based compiler that sits next to pgc.
+// `pgc compile` and `pgc forward`: forwarded to pgc-compile, the MLIR-based compiler next to pgc.
 //
 // pgc itself links no MLIR so that it runs alone on machines without LLVM; the
 // compiler is a separate executable, found in the same folder as pgc.
@@ -15,10 +15,10 @@ namespace {
 
 std::vector<std::string> forwardedArgs;
 
-CommandAction registerCompile(CLI::App &app) {
-  CLI::App *sub = app.add_subcommand(
-      "compile", "Compile a model and its training step into a .pgc artifact "
-                 "(runs pgc-compile; `pgc compile --help` lists its options)");
+// Registers a subcommand whose arguments go, unparsed, to pgc-compile.
+CommandAction forwardToCompiler(CLI::App &app, const std::string &name,
+                                const std::string &description) {
+  CLI::App *sub = app.add_subcommand(name, description);
   sub->prefix_command();
   sub->set_help_flag();
   sub->allow_extras();
@@ -29,6 +29,7 @@ CommandAction registerCompile(CLI::App &app) {
            "PGC_BUILD_COMPILER=ON",
            compiler);
     forwardedArgs = sub->remaining();
+    forwardedArgs.insert(forwardedArgs.begin(), sub->get_name());
     std::vector<char *> argv;
     argv.push_back(const_cast<char *>(compiler.c_str()));
     for (std::string &arg : forwardedArgs)
@@ -39,7 +40,19 @@ CommandAction registerCompile(CLI::App &app) {
   };
 }
 
-CommandRegistration registration(10, registerCompile);
+CommandRegistration compileRegistration(10, [](CLI::App &app) {
+  return forwardToCompiler(
+      app, "compile",
+      "Compile a model and its training step into a .pgc artifact (`pgc "
+      "compile --help` lists its options)");
+});
+
+CommandRegistration forwardRegistration(15, [](CLI::App &app) {
+  return forwardToCompiler(
+      app, "forward",
+      "Build a model from a Hugging Face config and run its forward (and "
+      "backward) pass on a batch, for reference checks (`pgc forward --help`)");
+});
 
 } // namespace
 } // namespace pgc::cli

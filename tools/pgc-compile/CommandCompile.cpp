@@ -1,12 +1,10 @@
-// pgc-compile: builds a model with the DSL, runs the pass pipeline and writes the result.
-//
-// Users reach it as `pgc compile ...`; pgc forwards its arguments here so that
-// pgc itself links no MLIR.
+// `pgc compile`: builds a model with the DSL, runs the pass pipeline and writes the artifact.
 #include "compiler/Driver/IRSummary.h"
 #include "compiler/Lowering/LowerToPlan.h"
 #include "examples/Examples.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
+#include "tools/pgc-compile/Subcommands.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -16,6 +14,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 
+namespace pgc::compile_tool {
 namespace {
 
 struct CompileOptions {
@@ -83,33 +82,28 @@ int compile(const CompileOptions &options) {
   return 0;
 }
 
-} // namespace
+CompileOptions options;
 
-int main(int argc, char **argv) {
-  CLI::App app{"pgc compile: build a model and its training step"};
-  app.name("pgc compile");
-  CompileOptions options;
-  app.add_option("--model", options.model,
-                 "Model to build (examples: " + listExamples() + ")")
+SubcommandAction registerCompile(CLI::App &app) {
+  CLI::App *sub =
+      app.add_subcommand("compile", "Build a model and its training step");
+  sub->add_option("--model", options.model,
+                  "Model to build (examples: " + listExamples() + ")")
       ->required();
-  app.add_option("-o,--output", options.output,
-                 "Output file: a .pgc artifact, or .mlir for the pg IR");
-  app.add_option("--batch", options.batch, "Batch size (static)")
+  sub->add_option("-o,--output", options.output,
+                  "Output file: a .pgc artifact, or .mlir for the pg IR");
+  sub->add_option("--batch", options.batch, "Batch size (static)")
       ->capture_default_str();
-  app.add_option("--seq-len", options.seqLen, "Sequence length (static)")
+  sub->add_option("--seq-len", options.seqLen, "Sequence length (static)")
       ->capture_default_str();
-  app.add_option("--dtype", options.dtype, "Compute dtype: bf16, f16, f32, f64")
+  sub->add_option("--dtype", options.dtype,
+                  "Compute dtype: bf16, f16, f32, f64")
       ->capture_default_str();
-  app.add_flag("--print-ir", options.printIr, "Print the pg IR to stdout");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError &e) {
-    return app.exit(e);
-  }
-  try {
-    return compile(options);
-  } catch (const pgc::Error &e) {
-    std::fprintf(stderr, "pgc compile: error: %s\n", e.what());
-    return 1;
-  }
+  sub->add_flag("--print-ir", options.printIr, "Print the pg IR to stdout");
+  return [] { return compile(options); };
 }
+
+SubcommandRegistration registration(10, registerCompile);
+
+} // namespace
+} // namespace pgc::compile_tool
