@@ -6,6 +6,7 @@
 // line also reports the process's CPU time.
 #include "models/paligemma/processor/PaliGemmaProcessor.h"
 #include "runtime/data/DataLoader.h"
+#include "runtime/data/Image.h"
 #include "runtime/data/ImageFolder.h"
 #include "runtime/data/SynthVqa.h"
 #include "runtime/support/Error.h"
@@ -39,7 +40,7 @@ int main(int argc, char **argv) {
   int64_t count = 5000;
   int imageSize = 224;
   int64_t batchSize = 16;
-  int workers = 2;
+  std::vector<int> workerCounts = {1, 2};
   bool keep = false;
   app.add_option("--data", dataDir,
                  "An existing synth-vqa folder (default: generate one in a "
@@ -47,7 +48,8 @@ int main(int argc, char **argv) {
   app.add_option("--count", count, "Training examples to generate");
   app.add_option("--image-size", imageSize, "Image side when generating");
   app.add_option("--batch", batchSize, "Batch size");
-  app.add_option("--workers", workers, "Loader threads");
+  app.add_option("--workers", workerCounts,
+                 "Loader threads; one pass per value (default: 1 2)");
   app.add_flag("--keep", keep, "Keep the generated folder");
   CLI11_PARSE(app, argc, argv);
 
@@ -73,6 +75,7 @@ int main(int argc, char **argv) {
     columns.answers = "answers";
     pgc::VqaDataset train = pgc::VqaDataset::openImageFolder(
         (fs::path(dataDir) / "train").string(), columns);
+    int sourceSize = pgc::decodeImageFile(train[0].imagePath).width;
     pgc::PaliGemmaProcessorConfig config;
     config.imageSeqLength = 256;
     config.imageSize = 224;
@@ -82,27 +85,29 @@ int main(int argc, char **argv) {
     config.imageTokenId = tokenizer.vocabSize();
     pgc::PaliGemmaProcessor processor(tokenizer, config);
 
-    pgc::DataLoaderOptions options;
-    options.batchSize = batchSize;
-    options.workers = workers;
-    options.epochs = 1;
-    options.dropLast = false;
-    options.prefetchBatches = 2 * workers + 2;
-    double start = seconds();
-    double cpuStart = cpuSeconds();
-    int64_t images = 0;
-    {
-      pgc::DataLoader loader(train, processor.collateFunction(), options);
-      while (auto batch = loader.next())
-        images += batch->pixelValues.dim(0);
+    for (int workers : workerCounts) {
+      pgc::DataLoaderOptions options;
+      options.batchSize = batchSize;
+      options.workers = workers;
+      options.epochs = 1;
+      options.dropLast = false;
+      options.prefetchBatches = 2 * workers + 2;
+      double start = seconds();
+      double cpuStart = cpuSeconds();
+      int64_t images = 0;
+      {
+        pgc::DataLoader loader(train, processor.collateFunction(), options);
+        while (auto batch = loader.next())
+          images += batch->pixelValues.dim(0);
+      }
+      double elapsed = seconds() - start;
+      double cpu = cpuSeconds() - cpuStart;
+      fmt::print("loader: {} images ({} px source -> 224 px, batch {}, {} "
+                 "workers) in {:.2f} s = {:.0f} images/s (CPU {:.2f} s, "
+                 "{:.0f} images per CPU-second)\n",
+                 images, sourceSize, batchSize, workers, elapsed,
+                 images / elapsed, cpu, images / cpu);
     }
-    double elapsed = seconds() - start;
-    double cpu = cpuSeconds() - cpuStart;
-    fmt::print("loader: {} images ({} px source -> 224 px, batch {}, {} "
-               "workers) in {:.2f} s = {:.0f} images/s (CPU {:.2f} s, {:.0f} "
-               "images per CPU-second)\n",
-               images, imageSize, batchSize, workers, elapsed, images / elapsed,
-               cpu, images / cpu);
     if (generated && !keep)
       fs::remove_all(dataDir);
     return 0;
