@@ -4,6 +4,7 @@
 #include "compiler/Dialect/Pg.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::pg {

@@ -550,5 +550,25 @@ LogicalResult DequantNF4Op::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Backward ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScatterAddOp::verify() {
+  auto ids = getIds().getType();
+  auto grad = getGrad().getType();
+  auto table = getType();
+  SmallVector<int64_t> expected(ids.getShape());
+  llvm::append_range(expected, table.getShape().drop_front());
+  if (table.getRank() < 1 || grad.getShape() != ArrayRef<int64_t>(expected) ||
+      grad.getElementType() != table.getElementType())
+    return emitOpError("grad must be ")
+           << shapeString(expected) << " of " << table.getElementType()
+           << " for ids " << shapeString(ids.getShape()) << " and table "
+           << shapeString(table.getShape()) << ", got "
+           << shapeString(grad.getShape());
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "compiler/Dialect/PgOps.cpp.inc"

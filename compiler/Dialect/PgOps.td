@@ -399,4 +399,6 @@ def Pg_DequantNF4Op : Pg_Op<"dequant_nf4", [Pure, InferTypeOpAdaptor]> {
   let assemblyFormat = "$weight attr-dict `:` qualified(type($weight)) `to` $dtype";
 }
 
+include "compiler/Dialect/PgGradOps.td"
+
 #endif // PGC_DIALECT_PG_OPS_TD

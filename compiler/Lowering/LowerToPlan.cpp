@@ -227,9 +227,14 @@ private:
         buffers[result] = index;
         step.outputs.push_back(index);
       }
-      for (mlir::NamedAttribute attr : op.getAttrDictionary())
+      for (mlir::NamedAttribute attr : op.getAttrDictionary()) {
+        // Dialect-prefixed attributes ("pg.backward") annotate the IR for
+        // passes; the runtime needs only the op's own attributes.
+        if (attr.getName().getValue().contains('.'))
+          continue;
         step.attributes[attr.getName().str()] =
             convertAttribute(attr.getValue(), &op);
+      }
       entry.steps.push_back(std::move(step));
     }
     plan_.entryPoints.push_back(std::move(entry));

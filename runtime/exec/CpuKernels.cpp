@@ -187,6 +187,52 @@ const std::unordered_map<std::string, StepKernel> &kernelTable() {
          expectArity(s, in, 2, out, 1);
          cpu::crossEntropy(*in[0], *in[1], s.integer("ignore_index"), *out[0]);
        }},
+      // Backward ops created by pg-autodiff.
+      {"gelu_tanh_grad",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 2, out, 1);
+         cpu::geluTanhGrad(*in[0], *in[1], *out[0]);
+       }},
+      {"softmax_grad",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 2, out, 1);
+         cpu::softmaxGrad(*in[0], *in[1], normalisedAxis(s, "axis", *in[0]),
+                          *out[0]);
+       }},
+      {"layer_norm_grad",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 3, out, 3);
+         cpu::layerNormGrad(*in[0], *in[1], *in[2], s.real("epsilon"), *out[0],
+                            *out[1], *out[2]);
+       }},
+      {"rms_norm_grad",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 3, out, 2);
+         cpu::rmsNormGrad(*in[0], *in[1], *in[2], s.real("epsilon"),
+                          s.flag("unit_offset"), *out[0], *out[1]);
+       }},
+      {"rope_grad",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 2, out, 1);
+         cpu::ropeGrad(*in[0], *in[1], s.real("theta"), *out[0]);
+       }},
+      {"attention_grad",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 5, out, 3);
+         cpu::attentionGrad(*in[0], *in[1], *in[2], in[3], s.real("scale"),
+                            *in[4], *out[0], *out[1], *out[2]);
+       }},
+      {"cross_entropy_grad",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 3, out, 1);
+         cpu::crossEntropyGrad(*in[0], *in[1], s.integer("ignore_index"),
+                               *in[2], *out[0]);
+       }},
+      {"scatter_add",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 2, out, 1);
+         cpu::scatterAdd(*in[0], *in[1], *out[0]);
+       }},
   };
   return table;
 }
