@@ -71,7 +71,10 @@ void buildAttentionBlock(ModuleBuilder &module, const ExampleOptions &options) {
                                positions, mask, dtype);
   Tensor out = h + gatedMlp(layer["mlp"],
                             norm(layer["post_attention_layernorm"], h), dtype);
-  Tensor error = (out - target).to(DType::F32);
+  // The loss is computed in f32 for 16-bit models (f64 stays f64).
+  Tensor error = out - target;
+  if (error.dtype() != DType::F64)
+    error = error.to(DType::F32);
   Tensor loss = mean(error * error, {0, 1, 2});
   f.finish({{"loss", loss}, {"output", out}});
 }

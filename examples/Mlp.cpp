@@ -18,7 +18,10 @@ void buildMlp(ModuleBuilder &module, const ExampleOptions &options) {
                              options.dtype));
   Tensor out = linear(model["fc2"], h, outFeatures, /*bias=*/true,
                       options.dtype);
-  Tensor error = (out - y).to(DType::F32);
+  // The loss is computed in f32 for 16-bit models (f64 stays f64).
+  Tensor error = out - y;
+  if (error.dtype() != DType::F64)
+    error = error.to(DType::F32);
   Tensor loss = mean(error * error, {0, 1});
   f.finish({{"loss", loss}, {"output", out}});
 }

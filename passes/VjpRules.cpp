@@ -71,16 +71,17 @@ Value VjpBuilder::matmulLhsGrad(MatmulOp op, Value dy) {
   Value rhs = op.getRhs();
   bool ta = op.getTransposeLhs(), tb = op.getTransposeRhs();
   auto acc = op.getAccTypeAttr();
-  auto lhsType = typeOf(op.getLhs());
-  Value grad;
+  // dA = dY op(B)^T, as [..., M, K].
+  Value grad = b.create<MatmulOp>(loc, dy, rhs, /*ta=*/nullptr,
+                                  tb ? UnitAttr() : b.getUnitAttr(), acc);
   if (!ta)
-    grad = b.create<MatmulOp>(loc, dy, rhs, /*ta=*/nullptr,
-                              tb ? UnitAttr() : b.getUnitAttr(), acc);
-  else
-    grad = b.create<MatmulOp>(loc, rhs, dy, tb ? b.getUnitAttr() : UnitAttr(),
-                              b.getUnitAttr(), acc);
-  (void)lhsType;
-  return grad;
+    return grad;
+  // A is stored transposed ([..., K, M]): transpose the last two dims.
+  SmallVector<int64_t> perm;
+  for (int64_t d = 0; d < typeOf(grad).getRank(); ++d)
+    perm.push_back(d);
+  std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
+  return b.create<TransposeOp>(loc, grad, perm);
 }
 
 Value VjpBuilder::matmulRhsGrad(MatmulOp op, Value dy) {
