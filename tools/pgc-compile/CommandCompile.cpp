@@ -1,7 +1,10 @@
-// `pgc compile`: builds a model with the DSL, runs the pass pipeline and writes the artifact.
+// `pgc compile`: builds a model with the DSL, runs the pass pipeline and writes
+// the artifact.
 #include "compiler/Driver/IRSummary.h"
 #include "compiler/Lowering/LowerToPlan.h"
 #include "examples/Examples.h"
+#include "models/paligemma/PaliGemma.h"
+#include "models/paligemma/ParameterTable.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
 #include "tools/pgc-compile/Subcommands.h"
@@ -24,19 +27,39 @@ struct CompileOptions {
   int64_t seqLen = 8;
   std::string dtype = "f32";
   bool printIr = false;
+  std::string config; // --model paligemma: built-in name or config.json
+  bool printParams = false;
+  CLI::Option *seqLenOption = nullptr;
 };
 
 std::string listExamples() {
-  std::string names;
+  std::string names = "paligemma";
   for (const auto &example : pgc::examples::exampleModels())
-    names += (names.empty() ? "" : ", ") + example.name;
+    names += ", " + example.name;
   return names;
+}
+
+// PaliGemma from a config; --seq-len defaults to the image tokens + 128.
+void buildPaliGemma(pgc::dsl::ModuleBuilder &module,
+                    const CompileOptions &options, pgc::DType dtype) {
+  if (options.config.empty())
+    pgc::fail("--model paligemma needs --config (a built-in name or a "
+              "config.json)");
+  pgc::models::PaliGemmaConfig config =
+      pgc::models::loadPaliGemmaConfig(options.config);
+  pgc::models::PaliGemmaBuildOptions build;
+  build.shape.batch = options.batch;
+  build.shape.seqLen = options.seqLenOption->count()
+                           ? options.seqLen
+                           : config.numImageTokens() + 128;
+  build.dtype = dtype;
+  pgc::models::buildPaliGemmaForward(module, config, build);
 }
 
 int compile(const CompileOptions &options) {
   const pgc::examples::ExampleModel *example =
       pgc::examples::findExample(options.model);
-  if (!example)
+  if (!example && options.model != "paligemma")
     pgc::fail("unknown model '{}' (known: {})", options.model, listExamples());
   std::optional<pgc::DType> dtype = pgc::parseDType(options.dtype);
   if (!dtype || !pgc::isFloat(*dtype))
@@ -51,7 +74,10 @@ int compile(const CompileOptions &options) {
   exampleOptions.batch = options.batch;
   exampleOptions.seqLen = options.seqLen;
   exampleOptions.dtype = *dtype;
-  example->build(module, exampleOptions);
+  if (example)
+    example->build(module, exampleOptions);
+  else
+    buildPaliGemma(module, options, *dtype);
   if (mlir::failed(mlir::verify(module.module())))
     pgc::fail("model '{}' built invalid IR", options.model);
 
@@ -61,6 +87,11 @@ int compile(const CompileOptions &options) {
   if (options.printIr)
     std::fputs(ir.c_str(), stdout);
   std::fputs(pgc::compiler::summarizeModule(module.module()).c_str(), stdout);
+  if (options.printParams)
+    std::fputs(pgc::models::formatParameterTable(
+                   pgc::models::groupParameters(module.module()))
+                   .c_str(),
+               stdout);
   if (options.output.empty())
     return 0;
   llvm::StringRef output(options.output);
@@ -94,8 +125,14 @@ SubcommandAction registerCompile(CLI::App &app) {
                   "Output file: a .pgc artifact, or .mlir for the pg IR");
   sub->add_option("--batch", options.batch, "Batch size (static)")
       ->capture_default_str();
-  sub->add_option("--seq-len", options.seqLen, "Sequence length (static)")
-      ->capture_default_str();
+  options.seqLenOption =
+      sub->add_option("--seq-len", options.seqLen, "Sequence length (static)")
+          ->capture_default_str();
+  sub->add_option("--config", options.config,
+                  "For --model paligemma: paligemma-3b-pt-224, -448, -896 "
+                  "or a config.json");
+  sub->add_flag("--print-params", options.printParams,
+                "Print the parameter table and totals");
   sub->add_option("--dtype", options.dtype,
                   "Compute dtype: bf16, f16, f32, f64")
       ->capture_default_str();

@@ -1,0 +1,40 @@
+// The whole `pgc forward` path as a library call: config, DSL build, lowering,
+// weights, batch, CPU Session run.
+#pragma once
+
+#include "models/paligemma/Config.h"
+#include "runtime/exec/Session.h"
+
+#include <functional>
+#include <string>
+
+namespace pgc::models {
+
+/// The five HF input names a batch file holds.
+extern const char *const kBatchInputNames[5];
+
+struct ForwardRequest {
+  std::string config;  ///< built-in name, config.json or its folder
+  std::string weights; ///< checkpoint: file, folder or sharded index
+  std::string batch;   ///< safetensors with the five HF inputs
+  DType dtype = DType::F32;
+  /// Also return debug.* intermediates (see PaliGemmaBuildOptions).
+  bool debugOutputs = false;
+};
+
+/// Reads the batch file: pixel_values (float, [B, C, H, W] as the config
+/// says) and input_ids, attention_mask, token_type_ids, labels (integer,
+/// [B, L]). Other tensors in the file are ignored. Errors name the file, the
+/// tensor and both shapes; each example must hold exactly num_image_tokens
+/// <image> ids, as HF requires.
+TensorMap readForwardBatch(const std::string &path,
+                           const PaliGemmaConfig &config);
+
+/// Runs `forward` on the CPU reference executor and returns logits (f32
+/// [B, L, V]) and loss (f32 [1]), plus the debug outputs if asked for.
+/// Warnings (unknown checkpoint tensors) go to `warn`.
+TensorMap
+runPaliGemmaForward(const ForwardRequest &request,
+                    const std::function<void(const std::string &)> &warn);
+
+} // namespace pgc::models
