@@ -115,6 +115,37 @@ LogicalResult ConstantOp::inferReturnTypes(MLIRContext *,
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
 
+LogicalResult StateOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &types) {
+  auto type = llvm::dyn_cast<RankedTensorType>(adaptor.getType());
+  if (!type || !type.hasStaticShape() || !isPgElementType(type.getElementType()))
+    return emitOptionalError(loc, "state must be a static pg tensor type");
+  types.push_back(type);
+  return success();
+}
+
+LogicalResult StateOp::verify() {
+  if (getName().empty())
+    return emitOpError("state name must not be empty");
+  if (getKind() != "gradient" && getKind() != "optimizer")
+    return emitOpError("state kind must be 'gradient' or 'optimizer', got '")
+           << getKind() << "'";
+  return success();
+}
+
+LogicalResult StoreOp::verify() {
+  Operation *def = getTarget().getDefiningOp();
+  if (!def || !llvm::isa<ParamOp, StateOp>(def))
+    return emitOpError("target must be the result of pg.param or pg.state");
+  for (Operation *user : getTarget().getUsers())
+    if (user != getOperation() && user->getBlock() == getOperation()->getBlock() &&
+        getOperation()->isBeforeInBlock(user))
+      return emitOpError("target is used after the store");
+  return success();
+}
+
 LogicalResult IotaOp::verify() {
   auto type = llvm::cast<RankedTensorType>(getType());
   if (failed(normaliseAxis(getLoc(), getDim(), type.getRank(), "iota dim")))

@@ -44,6 +44,40 @@ def Pg_ConstantOp : Pg_Op<"constant", [Pure, ConstantLike, InferTypeOpAdaptor]> 
   let hasFolder = 1;
 }
 
+def Pg_StateOp : Pg_Op<"state", [Pure, InferTypeOpAdaptor]> {
+  let summary = "persistent training state: a gradient accumulator or optimizer moment";
+  let description = [{
+    Reads a named f32 buffer that lives across calls of the artifact's entry
+    points (zero at start). `kind` is `gradient` or `optimizer`. pg.store
+    writes it.
+
+    ```mlir
+    %m = pg.state "adam.exp_avg.fc.weight" kind "optimizer" : tensor<4x3xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, StrAttr:$kind, TypeAttr:$type);
+  let results = (outs Pg_Tensor:$result);
+  let assemblyFormat = "$name `kind` $kind attr-dict `:` $type";
+  let hasVerifier = 1;
+}
+
+def Pg_StoreOp : Pg_Op<"store", [AllTypesMatch<["value", "target"]>]> {
+  let summary = "overwrite a parameter or a state buffer with a value";
+  let description = [{
+    `target` is the result of the pg.param or pg.state that names the
+    buffer; after the store that buffer holds `value` for later calls. The
+    target must have no use after the store in the same block, so that no op
+    reads a half-updated value.
+
+    ```mlir
+    pg.store %new_m, %m : tensor<4x3xf32>
+    ```
+  }];
+  let arguments = (ins Pg_Tensor:$value, Pg_Tensor:$target);
+  let assemblyFormat = "$value `,` $target attr-dict `:` type($value)";
+  let hasVerifier = 1;
+}
+
 def Pg_IotaOp : Pg_Op<"iota", [Pure]> {
   let summary = "the index along one dimension, as a tensor";
   let description = [{

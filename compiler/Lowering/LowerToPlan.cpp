@@ -163,6 +163,20 @@ private:
     return index;
   }
 
+  uint32_t stateBuffer(mlir::pg::StateOp op) {
+    std::string name = op.getName().str();
+    if (auto it = stateBuffers_.find(name); it != stateBuffers_.end()) {
+      if (plan_.buffers[it->second].shape != shapeOf(op.getType()))
+        failAtOp(op, "state '" + name + "' is declared with different shapes");
+      return it->second;
+    }
+    BufferRole role = op.getKind() == "gradient" ? BufferRole::Gradient
+                                                 : BufferRole::OptimizerState;
+    uint32_t index = addBuffer(name, op.getType(), role, op);
+    stateBuffers_[name] = index;
+    return index;
+  }
+
   static Shape shapeOf(mlir::Type type) {
     if (auto tensor = llvm::dyn_cast<mlir::RankedTensorType>(type))
       return Shape(tensor.getShape().begin(), tensor.getShape().end());
@@ -205,6 +219,20 @@ private:
         buffers[param.getResult()] = parameterBuffer(param);
         continue;
       }
+      if (auto state = llvm::dyn_cast<mlir::pg::StateOp>(op)) {
+        buffers[state.getResult()] = stateBuffer(state);
+        continue;
+      }
+      if (auto store = llvm::dyn_cast<mlir::pg::StoreOp>(op)) {
+        // The store writes the persistent buffer its target reads.
+        PlanStep step;
+        step.op = "copy";
+        step.location = locationText(op.getLoc());
+        step.inputs.push_back(buffers.lookup(store.getValue()));
+        step.outputs.push_back(buffers.lookup(store.getTarget()));
+        entry.steps.push_back(std::move(step));
+        continue;
+      }
       if (auto constant = llvm::dyn_cast<mlir::pg::ConstantOp>(op)) {
         uint32_t index = addBuffer("", constant.getType(), BufferRole::Constant,
                                    &op);
@@ -242,6 +270,7 @@ private:
 
   Plan plan_;
   std::map<std::string, uint32_t> parameterBuffers_;
+  std::map<std::string, uint32_t> stateBuffers_;
 };
 
 } // namespace

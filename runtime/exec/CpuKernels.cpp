@@ -3,6 +3,7 @@
 #include "runtime/exec/Session.h"
 #include "runtime/support/Error.h"
 
+#include <cstring>
 #include <unordered_map>
 
 namespace pgc {
@@ -80,6 +81,16 @@ const std::unordered_map<std::string, StepKernel> &kernelTable() {
        [](const Step &s, Ins &in, Ins &out) {
          expectArity(s, in, 1, out, 1);
          cpu::cast(*in[0], *out[0]);
+       }},
+      // pg.store: overwrite a persistent buffer (same dtype and shape).
+      {"copy",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 1, out, 1);
+         if (in[0]->dtype() != out[0]->dtype() ||
+             in[0]->shape() != out[0]->shape())
+           fail("{}: copy between different types", s.describe());
+         if (in[0]->raw() != out[0]->raw())
+           std::memcpy(out[0]->raw(), in[0]->raw(), in[0]->byteSize());
        }},
       {"iota",
        [](const Step &s, Ins &in, Ins &out) {

@@ -120,6 +120,37 @@ std::vector<std::string> Session::unsetParameters() const {
   return names;
 }
 
+std::vector<std::string> Session::stateNames() const {
+  std::vector<std::string> names;
+  for (const PlanBuffer &buffer : plan_.buffers)
+    if (buffer.role == BufferRole::Gradient ||
+        buffer.role == BufferRole::OptimizerState)
+      names.push_back(buffer.name);
+  return names;
+}
+
+static uint32_t findStateBuffer(const Plan &plan, const std::string &name) {
+  for (size_t i = 0; i < plan.buffers.size(); ++i)
+    if ((plan.buffers[i].role == BufferRole::Gradient ||
+         plan.buffers[i].role == BufferRole::OptimizerState) &&
+        plan.buffers[i].name == name)
+      return static_cast<uint32_t>(i);
+  fail("'{}' is not a state buffer of this artifact", name);
+}
+
+const Tensor &Session::state(const std::string &name) const {
+  return persistent_[findStateBuffer(plan_, name)];
+}
+
+void Session::setState(const std::string &name, const Tensor &value) {
+  Tensor &slot = persistent_[findStateBuffer(plan_, name)];
+  if (value.shape() != slot.shape() || value.dtype() != slot.dtype())
+    fail("state '{}': expected {} {}, got {} {}", name, dtypeName(slot.dtype()),
+         formatShape(slot.shape()), dtypeName(value.dtype()),
+         formatShape(value.shape()));
+  std::memcpy(slot.raw(), value.raw(), value.byteSize());
+}
+
 void Session::initializeParameters(uint64_t seed) {
   for (const PlanParameter &param : plan_.parameters) {
     Initializer init = parseInitializer(param.name, param.init);

@@ -42,6 +42,11 @@ public:
   /// match). Returns the named outputs.
   TensorMap run(const std::string &entryPoint, const TensorMap &inputs);
 
+  /// Gradient accumulators and optimizer state, by name (for checkpoints).
+  std::vector<std::string> stateNames() const;
+  const Tensor &state(const std::string &name) const;
+  void setState(const std::string &name, const Tensor &value);
+
   /// A persistent buffer (parameter, optimizer state, gradient, constant).
   Tensor &persistentBuffer(uint32_t index) { return persistent_[index]; }
 

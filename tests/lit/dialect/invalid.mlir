@@ -492,3 +492,29 @@ func.func @f(%a: tensor<2x3xf32>) {
   %0 = "pg.reshape"(%a) <{shape = array<i64: 3, 2>}> : (tensor<2x3xf32>) -> tensor<6xf32>
   return
 }
+
+// -----
+
+// State kinds are gradient or optimizer.
+// expected-error @+1 {{state kind must be 'gradient' or 'optimizer', got 'cache'}}
+%0 = pg.state "s" kind "cache" : tensor<2xf32>
+
+// -----
+
+// A store writes a parameter or a state buffer, nothing else.
+func.func @f(%a: tensor<2xf32>) {
+  // expected-error @+1 {{target must be the result of pg.param or pg.state}}
+  pg.store %a, %a : tensor<2xf32>
+  return
+}
+
+// -----
+
+// Nothing reads a store's target after the store.
+func.func @f(%a: tensor<2xf32>) {
+  %s = pg.state "s" kind "gradient" : tensor<2xf32>
+  // expected-error @+1 {{target is used after the store}}
+  pg.store %a, %s : tensor<2xf32>
+  %b = pg.add %s, %a : tensor<2xf32>
+  return
+}

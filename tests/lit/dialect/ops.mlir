@@ -152,3 +152,21 @@ func.func @composites(%x: tensor<2x27x64xf32>, %w: tensor<64xf32>, %q: tensor<2x
   %6 = pg.cross_entropy %logits, %labels ignore -100 : tensor<52x320xf32>, tensor<52xi64>
   return %6 : tensor<f32>
 }
+
+// -----
+
+// Training state is read with pg.state and written with pg.store.
+// CHECK-LABEL: func @state
+// CHECK: %[[W:.*]] = pg.param "fc.weight" trainable : tensor<2x3xf32>
+// CHECK: %[[M:.*]] = pg.state "adam.exp_avg.fc.weight" kind "optimizer" : tensor<2x3xf32>
+// CHECK: pg.store %{{.*}}, %[[M]] : tensor<2x3xf32>
+// CHECK: pg.store %{{.*}}, %[[W]] : tensor<2x3xf32>
+func.func @state() {
+  %w = pg.param "fc.weight" trainable : tensor<2x3xf32>
+  %m = pg.state "adam.exp_avg.fc.weight" kind "optimizer" : tensor<2x3xf32>
+  %m2 = pg.add %m, %w : tensor<2x3xf32>
+  %w2 = pg.sub %w, %m2 : tensor<2x3xf32>
+  pg.store %m2, %m : tensor<2x3xf32>
+  pg.store %w2, %w : tensor<2x3xf32>
+  return
+}
