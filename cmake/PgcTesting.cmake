@@ -1,4 +1,4 @@
-# pgc_add_unit_test(NAME SOURCES files... LIBS libs... [LABELS labels...])
+# pgc_add_unit_test(NAME SOURCES files... LIBS libs... [LABELS label])
 # One GoogleTest executable; each TEST becomes its own ctest entry.
 function(pgc_add_unit_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
@@ -7,8 +7,13 @@ function(pgc_add_unit_test name)
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
     PGC_SOURCE_DIR="${PGC_SOURCE_DIR}" PGC_BINARY_DIR="${PGC_BINARY_DIR}")
-  set(labels unit ${ARG_LABELS})
-  gtest_discover_tests(${name} PROPERTIES LABELS "${labels}" DISCOVERY_TIMEOUT 60)
+  # One label per test executable: a list would be split into separate
+  # properties by gtest_discover_tests.
+  set(label unit)
+  if(ARG_LABELS)
+    list(GET ARG_LABELS 0 label)
+  endif()
+  gtest_discover_tests(${name} PROPERTIES LABELS ${label} DISCOVERY_TIMEOUT 60)
 endfunction()
 
 # pgc_add_fuzzer(NAME SOURCES files... LIBS libs... [CORPUS dir])
