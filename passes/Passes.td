@@ -52,4 +52,87 @@ def PgAutodiff : Pass<"pg-autodiff", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::pg::PgDialect"];
 }
 
+def PgOptimizer : Pass<"pg-optimizer", "::mlir::ModuleOp"> {
+  let summary = "AdamW with Hugging Face semantics: gradient accumulation, clipping and update functions";
+  let description = [{
+    Turns the gradients that `function` (pg-autodiff's `train_step`) returns
+    into training state. Each result `grad.<name>` whose `<name>` is a
+    pg.param of the function marks that parameter as one the optimizer
+    updates (pg-autodiff and pg-freeze decide which parameters those are).
+
+    `train_step` gets a last input `loss_scale` (rank-0 f32: the Trainer's
+    1 / gradient_accumulation_steps), adds `grad * loss_scale` to the
+    accumulator `pg.state "grad.<name>" kind "gradient"` (f32, or f64 for an
+    f64 parameter) and returns only its other results.
+
+    A new function `output` (`apply_update`) takes rank-0 f32 inputs `lr`,
+    `weight_decay`, `beta1`, `beta2`, `eps`, `bias_correction1`,
+    `bias_correction2` (1 - beta^t, computed by the caller) and
+    `max_grad_norm`. It clips all accumulators together as
+    torch.nn.utils.clip_grad_norm_ (coef = min(1, max / (norm + 1e-6)); no
+    clipping when max_grad_norm <= 0), applies AdamW with the moments
+    `pg.state "adam.exp_avg.<name>"` / `"adam.exp_avg_sq.<name>"` (kind
+    `optimizer`, dtype of the accumulator), stores each parameter back in
+    its own dtype, zeroes the accumulators and returns `grad_norm`, the
+    norm before clipping.
+
+    `variant=adamw_torch` is torch.optim.AdamW: p *= 1 - lr*wd, then
+    p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps). `variant=adamw_hf` is
+    transformers' former AdamW: p -= lr * sqrt(bc2) / bc1 * m / (sqrt(v) +
+    eps), then p -= lr * wd * p. Parameters whose lower-cased name matches a
+    glob of `no-decay` get no weight decay (the Trainer's rule for biases and
+    norm weights).
+
+    Before (after pg-autodiff):
+    ```mlir
+    func.func @train_step(%x: tensor<4x3xf32> {pg.name = "x"})
+        -> (tensor<f32> {pg.name = "loss"}, tensor<2x3xf32> {pg.name = "grad.fc.weight"}) {
+      %w = pg.param "fc.weight" trainable : tensor<2x3xf32>
+      ...
+      return %l, %dw : tensor<f32>, tensor<2x3xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @train_step(%x: tensor<4x3xf32> {pg.name = "x"},
+                          %scale: tensor<f32> {pg.name = "loss_scale"})
+        -> (tensor<f32> {pg.name = "loss"}) {
+      ...
+      %acc = pg.state "grad.fc.weight" kind "gradient" : tensor<2x3xf32>
+      %s = pg.broadcast %scale to [2, 3] : tensor<f32>
+      %scaled = pg.mul %dw, %s : tensor<2x3xf32>
+      %sum = pg.add %acc, %scaled : tensor<2x3xf32>
+      pg.store %sum, %acc : tensor<2x3xf32>
+      return %l : tensor<f32>
+    }
+    func.func @apply_update(%lr: tensor<f32> {pg.name = "lr"}, ...,
+                            %max_norm: tensor<f32> {pg.name = "max_grad_norm"})
+        -> (tensor<f32> {pg.name = "grad_norm"}) {
+      %w = pg.param "fc.weight" trainable : tensor<2x3xf32>
+      %acc = pg.state "grad.fc.weight" kind "gradient" : tensor<2x3xf32>
+      %m = pg.state "adam.exp_avg.fc.weight" kind "optimizer" : tensor<2x3xf32>
+      %v = pg.state "adam.exp_avg_sq.fc.weight" kind "optimizer" : tensor<2x3xf32>
+      ... norm, clip coefficient, moments, decayed and updated %w2 ...
+      pg.store %m2, %m : tensor<2x3xf32>
+      pg.store %v2, %v : tensor<2x3xf32>
+      pg.store %w2, %w : tensor<2x3xf32>
+      pg.store %zero, %acc : tensor<2x3xf32>
+      return %norm : tensor<f32>
+    }
+    ```
+  }];
+  let options = [
+    Option<"function", "function", "std::string", "\"train_step\"",
+           "Function returning grad.<name> results (from pg-autodiff)">,
+    Option<"output", "output", "std::string", "\"apply_update\"",
+           "Name of the update function to create">,
+    Option<"variant", "variant", "std::string", "\"adamw_torch\"",
+           "adamw_torch (torch.optim.AdamW) or adamw_hf (transformers' AdamW)">,
+    Option<"noDecay", "no-decay", "std::string", "\"*.bias,*norm*\"",
+           "Comma-separated globs of lower-cased parameter names without "
+           "weight decay">,
+  ];
+  let dependentDialects = ["::mlir::pg::PgDialect"];
+}
+
 #endif // PGC_PASSES_TD
