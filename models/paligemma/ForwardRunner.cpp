@@ -2,6 +2,7 @@
 // it, loads weights and runs it.
 #include "models/paligemma/ForwardRunner.h"
 
+#include "compiler/Dialect/Pg.h"
 #include "compiler/Lowering/LowerToPlan.h"
 #include "dsl/Builder.h"
 #include "models/paligemma/PaliGemma.h"
@@ -9,8 +10,13 @@
 #include "runtime/support/Error.h"
 #include "runtime/weights/Safetensors.h"
 
+#include "passes/Passes.h"
+
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace pgc::models {
 
@@ -83,9 +89,38 @@ TensorMap readForwardBatch(const std::string &path,
   return batch;
 }
 
+void addTrainStep(mlir::ModuleOp module, const std::string &policyPath,
+                  const std::function<void(const std::string &)> &report) {
+  mlir::MLIRContext *context = module.getContext();
+  std::string error;
+  mlir::ScopedDiagnosticHandler handler(
+      context, [&](mlir::Diagnostic &diagnostic) {
+        if (diagnostic.getSeverity() == mlir::DiagnosticSeverity::Error) {
+          if (error.empty())
+            error = diagnostic.str();
+        } else {
+          report("note: " + diagnostic.str());
+        }
+        return mlir::success();
+      });
+  if (!policyPath.empty())
+    fail("--policy '{}': freeze policies are not in this build yet (pg-freeze "
+         "has not landed); without a policy every parameter trains",
+         policyPath);
+  mlir::UnitAttr trainable = mlir::UnitAttr::get(context);
+  module.walk(
+      [&](mlir::pg::ParamOp param) { param.setTrainableAttr(trainable); });
+  mlir::PassManager passes(context);
+  mlir::pg::PgAutodiffOptions autodiff;
+  autodiff.trainableOnly = true;
+  passes.addPass(mlir::pg::createPgAutodiff(autodiff));
+  if (mlir::failed(passes.run(module)))
+    fail("building PaliGemma's train_step failed: {}", error);
+}
+
 TensorMap
 runPaliGemmaForward(const ForwardRequest &request,
-                    const std::function<void(const std::string &)> &warn) {
+                    const std::function<void(const std::string &)> &report) {
   PaliGemmaConfig config = loadPaliGemmaConfig(request.config);
   TensorMap batch = readForwardBatch(request.batch, config);
   Checkpoint checkpoint = Checkpoint::open(request.weights);
@@ -99,11 +134,20 @@ runPaliGemmaForward(const ForwardRequest &request,
   buildPaliGemmaForward(module, config, options);
   if (mlir::failed(mlir::verify(module.module())))
     fail("PaliGemma built invalid IR");
+  if (request.backward)
+    addTrainStep(module.module(), request.policy, report);
 
   Session session(compiler::lowerToPlan(module.module()));
-  loadPaliGemmaWeights(session, checkpoint, warn);
-  TensorMap outputs = session.run("forward", batch);
+  loadPaliGemmaWeights(session, checkpoint, [&](const std::string &message) {
+    report("warning: " + message);
+  });
+  TensorMap outputs =
+      session.run(request.backward ? "train_step" : "forward", batch);
   outputs["loss"] = outputs["loss"].reshaped({1});
+  // bf16 parameters have bf16 gradients; the output file holds f32.
+  for (auto &[name, tensor] : outputs)
+    if (name.rfind("grad.", 0) == 0)
+      tensor = tensor.to(DType::F32);
   return outputs;
 }
 

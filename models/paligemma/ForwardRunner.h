@@ -5,6 +5,8 @@
 #include "models/paligemma/Config.h"
 #include "runtime/exec/Session.h"
 
+#include "mlir/IR/BuiltinOps.h"
+
 #include <functional>
 #include <string>
 
@@ -18,6 +20,11 @@ struct ForwardRequest {
   std::string weights; ///< checkpoint: file, folder or sharded index
   std::string batch;   ///< safetensors with the five HF inputs
   DType dtype = DType::F32;
+  /// Also return grad.<name> (f32) for every trainable parameter.
+  bool backward = false;
+  /// With `backward`: a YAML freeze/train policy file (compiler/Policy);
+  /// empty trains every parameter.
+  std::string policy;
   /// Also return debug.* intermediates (see PaliGemmaBuildOptions).
   bool debugOutputs = false;
 };
@@ -30,11 +37,21 @@ struct ForwardRequest {
 TensorMap readForwardBatch(const std::string &path,
                            const PaliGemmaConfig &config);
 
-/// Runs `forward` on the CPU reference executor and returns logits (f32
-/// [B, L, V]) and loss (f32 [1]), plus the debug outputs if asked for.
-/// Warnings (unknown checkpoint tensors) go to `warn`.
+/// Adds `train_step` to a module holding `forward`: forward's results
+/// followed by grad.<name> for each trainable parameter. Without a policy
+/// every parameter trains (pg-autodiff); with one, pg-autodiff then pg-freeze
+/// with that policy. Pass remarks go to `report` as "note: ..." lines; a
+/// failure is an error with the pass's diagnostic.
+void addTrainStep(mlir::ModuleOp module, const std::string &policyPath,
+                  const std::function<void(const std::string &)> &report);
+
+/// Runs `forward` (or, with `backward`, `train_step`) on the CPU reference
+/// executor and returns logits (f32 [B, L, V]) and loss (f32 [1]), the
+/// gradients (f32) and the debug outputs if asked for. Messages go to `report`
+/// as lines starting "warning: " (unknown checkpoint tensors) or "note: " (what
+/// a policy pruned).
 TensorMap
 runPaliGemmaForward(const ForwardRequest &request,
-                    const std::function<void(const std::string &)> &warn);
+                    const std::function<void(const std::string &)> &report);
 
 } // namespace pgc::models

@@ -47,13 +47,13 @@ Tensor imageTokenPositions(Tensor inputIds, int64_t imageTokenIndex,
 
 // Image features enter at the projector's scale: HF divides them by
 // sqrt(hidden) here and the decoder multiplies every embedding by it again.
-// The division runs in f32 with the exact divisor, as PyTorch computes a
-// tensor divided by a Python float.
+// The division runs in f32 (f64 in the f64 build) with the exact divisor,
+// as PyTorch computes a tensor divided by a Python float.
 Tensor mergeImageFeatures(Tensor textEmbeds, Tensor imageFeatures,
                           Tensor inputIds, const PaliGemmaConfig &config) {
   double normalizer = std::sqrt(double(config.text.hiddenSize));
-  Tensor scaled =
-      (imageFeatures.to(DType::F32) / normalizer).to(textEmbeds.dtype());
+  DType exact = textEmbeds.dtype() == DType::F64 ? DType::F64 : DType::F32;
+  Tensor scaled = (imageFeatures.to(exact) / normalizer).to(textEmbeds.dtype());
   Tensor positions = imageTokenPositions(inputIds, config.imageTokenIndex,
                                          config.numImageTokens());
   return scatter(textEmbeds, positions, scaled);
@@ -88,13 +88,14 @@ Tensor prefixLmMask(Tensor attentionMask, Tensor tokenTypeIds) {
 
 // Token i predicts label i + 1. As HF, a label whose position is padding
 // (attention_mask 0) does not count, and the mean runs over every counted
-// token of the batch, in f32.
+// token of the batch, in f32 (f64 for the f64 test build).
 Tensor shiftedCrossEntropy(Tensor logits, Tensor labels, Tensor attentionMask,
                            int64_t ignoreIndex) {
   FunctionBuilder &f = logits.function();
   int64_t batch = logits.dim(0), length = logits.dim(1), vocab = logits.dim(2);
+  DType lossDType = logits.dtype() == DType::F64 ? DType::F64 : DType::F32;
   Tensor predicting =
-      slice(logits, {0, 0, 0}, {batch, length - 1, vocab}).to(DType::F32);
+      slice(logits, {0, 0, 0}, {batch, length - 1, vocab}).to(lossDType);
   Tensor next = slice(labels, {0, 1}, {batch, length});
   Tensor nextIsReal =
       compare(Compare::Ne, slice(attentionMask, {0, 1}, {batch, length}),

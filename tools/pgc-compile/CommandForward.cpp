@@ -32,13 +32,16 @@ int forward(const ForwardOptions &options) {
     request.dtype = DType::BF16;
   else
     fail("--dtype '{}': expected f32 or bf16", options.dtype);
-  if (options.backward || !options.policy.empty())
-    fail("--backward and --policy need the pg-autodiff pass, which this "
-         "build does not have yet");
+  if (!options.policy.empty() && !options.backward)
+    fail("--policy '{}' decides which gradients --backward computes; add "
+         "--backward",
+         options.policy);
+  request.backward = options.backward;
+  request.policy = options.policy;
 
   TensorMap outputs =
       models::runPaliGemmaForward(request, [](const std::string &message) {
-        std::fprintf(stderr, "pgc forward: warning: %s\n", message.c_str());
+        std::fprintf(stderr, "pgc forward: %s\n", message.c_str());
       });
   std::vector<std::pair<std::string, Tensor>> written = {
       {"logits", outputs.at("logits")}, {"loss", outputs.at("loss")}};

@@ -3,6 +3,7 @@
 
 #include "compiler/Lowering/LowerToPlan.h"
 #include "dsl/Builder.h"
+#include "models/paligemma/ForwardRunner.h"
 #include "models/paligemma/PaliGemma.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -21,13 +22,15 @@ std::string goldenPath(const std::string &file) {
 }
 
 Session makeForwardSession(const PaliGemmaConfig &config, int64_t batch,
-                           int64_t seqLen, DType dtype) {
+                           int64_t seqLen, DType dtype, bool withTrainStep) {
   mlir::MLIRContext context;
   dsl::ModuleBuilder module(context);
   PaliGemmaBuildOptions options;
   options.shape = {batch, seqLen};
   options.dtype = dtype;
   buildPaliGemmaForward(module, config, options);
+  if (withTrainStep)
+    addTrainStep(module.module(), "", [](const std::string &) {});
   return Session(compiler::lowerToPlan(module.module()));
 }
 

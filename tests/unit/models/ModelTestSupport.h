@@ -12,10 +12,11 @@ namespace pgc::models::testing {
 /// tests/data/golden/paligemma-tiny-a/<file>.
 std::string goldenPath(const std::string &file);
 
-/// A Session for `forward` of `config` at [batch, seqLen] in `dtype`, with
-/// no parameter set yet.
+/// A Session for `forward` of `config` at [batch, seqLen] in `dtype` (and
+/// `train_step` over every parameter if asked), with no parameter set yet.
 Session makeForwardSession(const PaliGemmaConfig &config, int64_t batch,
-                           int64_t seqLen, DType dtype = DType::F32);
+                           int64_t seqLen, DType dtype = DType::F32,
+                           bool withTrainStep = false);
 
 /// max |a - b| over elements where `rowMask` (i64 [B, L]) is non-zero;
 /// a and b are [B, L, ...]. With no mask, over every element.

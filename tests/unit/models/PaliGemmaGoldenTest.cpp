@@ -21,16 +21,22 @@ protected:
   }
   static void TearDownTestSuite() { delete golden; }
 
-  static TensorMap run(DType dtype) {
+  static TensorMap run(DType dtype, bool backward = false,
+                       const std::string &policy = "") {
     ForwardRequest request;
     request.config = goldenPath("config.json");
     request.weights = goldenPath("model.safetensors");
     request.batch = goldenPath("golden.safetensors");
     request.dtype = dtype;
     request.debugOutputs = true;
+    request.backward = backward;
+    request.policy = policy;
     std::vector<std::string> warnings;
-    TensorMap outputs = runPaliGemmaForward(
-        request, [&](const std::string &w) { warnings.push_back(w); });
+    TensorMap outputs =
+        runPaliGemmaForward(request, [&](const std::string &line) {
+          if (line.rfind("warning:", 0) == 0)
+            warnings.push_back(line);
+        });
     EXPECT_TRUE(warnings.empty()) << warnings.front();
     return outputs;
   }
@@ -91,6 +97,45 @@ TEST_F(PaliGemmaGoldenTest, Bf16StaysWithinRoundingOfTheF32Reference) {
   std::printf("golden A bf16: logits max rel error %.3g, loss rel error "
               "%.3g\n",
               logitError, lossError);
+}
+
+// Every gradient within 1e-4 of its tensor's largest |gradient|. The SigLIP
+// k_proj biases are zero analytically (softmax ignores a shift of every
+// score), so HF's stored values are round-off: compare those absolutely.
+TEST_F(PaliGemmaGoldenTest, F32GradientsMatchHuggingFace) {
+  TensorMap out = run(DType::F32, /*backward=*/true);
+  size_t compared = 0;
+  double worst = 0;
+  std::string worstName;
+  for (const TensorInfo &info : golden->tensors()) {
+    if (info.name.rfind("grad.", 0) != 0)
+      continue;
+    ASSERT_TRUE(out.count(info.name)) << info.name;
+    Tensor reference = expected(info.name);
+    const Tensor &grad = out[info.name];
+    ASSERT_EQ(grad.shape(), reference.shape()) << info.name;
+    EXPECT_EQ(grad.dtype(), DType::F32);
+    double difference = maxAbsDifference(grad, reference);
+    if (info.name.find("self_attn.k_proj.bias") != std::string::npos &&
+        info.name.find("vision_tower") != std::string::npos) {
+      EXPECT_LE(difference, 1e-6) << info.name;
+    } else {
+      double relative = difference / maxAbs(reference);
+      EXPECT_LE(relative, 1e-4) << info.name;
+      if (relative > worst) {
+        worst = relative;
+        worstName = info.name;
+      }
+    }
+    ++compared;
+  }
+  EXPECT_EQ(compared, 59u);
+  size_t produced = 0;
+  for (const auto &[name, tensor] : out)
+    produced += name.rfind("grad.", 0) == 0;
+  EXPECT_EQ(produced, 59u);
+  std::printf("golden A f32: %zu gradients, worst relative error %.3g (%s)\n",
+              compared, worst, worstName.c_str());
 }
 
 } // namespace

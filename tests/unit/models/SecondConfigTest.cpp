@@ -27,9 +27,10 @@ constexpr int64_t kBatch = 2, kImageTokens = 36, kText = 9,
 
 class SecondConfigTest : public ::testing::Test {
 protected:
-  SecondConfigTest()
+  explicit SecondConfigTest(DType dtype = DType::F32)
       : config(parsePaliGemmaConfig(kSecondConfig, "second.json")),
-        session(testing::makeForwardSession(config, kBatch, kLength)) {
+        session(testing::makeForwardSession(config, kBatch, kLength, dtype,
+                                            /*withTrainStep=*/true)) {
     session.initializeParameters(7);
     // Gemma's norm weights start at zero; make every parameter matter.
     for (const PlanParameter &p : session.plan().parameters) {
@@ -148,6 +149,51 @@ TEST_F(SecondConfigTest, EachExampleSeesOnlyItsOwnImage) {
   }
   EXPECT_GT(first, 0.0);
   EXPECT_EQ(second, 0.0);
+}
+
+// The same model in f64, train_step against central finite differences of
+// the loss: for every parameter, at its largest-gradient element and one
+// other element.
+class SecondConfigGradientTest : public SecondConfigTest {
+protected:
+  SecondConfigGradientTest() : SecondConfigTest(DType::F64) {}
+
+  double lossWith(const std::string &name, int64_t index, double value) {
+    Tensor changed = session.parameter(name).clone();
+    double saved = changed.at(index);
+    changed.set(index, value);
+    session.setParameter(name, changed);
+    double loss = session.run("forward", batch)["loss"].at(0);
+    changed.set(index, saved);
+    session.setParameter(name, changed);
+    return loss;
+  }
+};
+
+TEST_F(SecondConfigGradientTest, EveryGradientMatchesF64FiniteDifferences) {
+  TensorMap out = session.run("train_step", batch);
+  EXPECT_EQ(out["loss"].dtype(), DType::F64);
+  const double step = 1e-6;
+  size_t checked = 0;
+  for (const PlanParameter &p : session.plan().parameters) {
+    const Tensor &grad = out.at("grad." + p.name);
+    ASSERT_EQ(grad.shape(), session.parameter(p.name).shape()) << p.name;
+    int64_t largest = 0;
+    for (int64_t i = 1; i < grad.numel(); ++i)
+      if (std::fabs(grad.at(i)) > std::fabs(grad.at(largest)))
+        largest = i;
+    double scale = std::fabs(grad.at(largest));
+    for (int64_t index : {largest, (grad.numel() * 5) / 7}) {
+      double x = session.parameter(p.name).at(index);
+      double numeric = (lossWith(p.name, index, x + step) -
+                        lossWith(p.name, index, x - step)) /
+                       (2 * step);
+      EXPECT_NEAR(grad.at(index), numeric, 1e-6 * scale + 1e-9)
+          << p.name << "[" << index << "]";
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 2u * session.plan().parameters.size());
 }
 
 } // namespace

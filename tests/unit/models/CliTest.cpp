@@ -1,0 +1,123 @@
+// `pgc forward` and `pgc compile --model paligemma` as a user runs them:
+// outputs, exit codes, one-line errors.
+#include "ModelTestSupport.h"
+
+#include "runtime/support/FileUtil.h"
+#include "runtime/weights/Safetensors.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+namespace pgc::models {
+namespace {
+
+using namespace testing;
+
+struct RunResult {
+  int exitCode;
+  std::string out, err;
+};
+
+RunResult runPgc(const std::string &arguments) {
+  std::string folder = temporaryFolder();
+  std::string command = std::string(PGC_BINARY_DIR) + "/bin/pgc " + arguments +
+                        " >" + folder + "/out.txt 2>" + folder + "/err.txt";
+  int status = std::system(command.c_str());
+  std::vector<char> out = readFile(folder + "/out.txt");
+  std::vector<char> err = readFile(folder + "/err.txt");
+  std::filesystem::remove_all(folder);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+          std::string(out.begin(), out.end()),
+          std::string(err.begin(), err.end())};
+}
+
+std::string goldenArguments() {
+  return " --config " + goldenPath("config.json") + " --weights " +
+         goldenPath("model.safetensors") + " --batch " +
+         goldenPath("golden.safetensors");
+}
+
+TEST(PgcForwardCli, WritesLogitsLossAndGradientsOfGoldenSetA) {
+  std::string out = temporaryFolder() + "/out.safetensors";
+  RunResult run =
+      runPgc("forward" + goldenArguments() + " --out " + out + " --backward");
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  SafetensorsFile written = SafetensorsFile::open(out);
+  SafetensorsFile golden =
+      SafetensorsFile::open(goldenPath("golden.safetensors"));
+  Tensor loss = written.tensor("loss");
+  ASSERT_EQ(loss.shape(), (Shape{1}));
+  EXPECT_EQ(loss.dtype(), DType::F32);
+  EXPECT_NEAR(loss.at(0), golden.tensor("loss").at(0),
+              1e-5 * golden.tensor("loss").at(0));
+  Tensor mask = golden.tensor("attention_mask");
+  Tensor logits = golden.tensor("logits");
+  EXPECT_LE(maxAbsDifference(written.tensor("logits"), logits, &mask),
+            1e-5 * maxAbs(logits, &mask));
+  size_t gradients = 0;
+  for (const TensorInfo &info : written.tensors()) {
+    gradients += info.name.rfind("grad.", 0) == 0;
+    EXPECT_EQ(info.dtype, DType::F32) << info.name;
+  }
+  EXPECT_EQ(gradients, 59u);
+}
+
+TEST(PgcForwardCli, BadInputIsOneLineNamingTheTensorAndNothingIsWritten) {
+  std::string folder = temporaryFolder();
+  Checkpoint golden = Checkpoint::open(goldenPath("model.safetensors"));
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const std::string &name : golden.names())
+    if (name != "multi_modal_projector.linear.bias")
+      tensors.emplace_back(name, golden.load(name, DType::F32));
+  writeSafetensors(folder + "/partial.safetensors", tensors);
+  std::string out = folder + "/out.safetensors";
+  RunResult run =
+      runPgc("forward --config " + goldenPath("config.json") + " --weights " +
+             folder + "/partial.safetensors" + " --batch " +
+             goldenPath("golden.safetensors") + " --out " + out);
+  EXPECT_NE(run.exitCode, 0);
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+  EXPECT_NE(run.err.find("'multi_modal_projector.linear.bias' is missing"),
+            std::string::npos)
+      << run.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+
+  // A batch whose rows hold the wrong number of <image> tokens.
+  SafetensorsFile batch =
+      SafetensorsFile::open(goldenPath("golden.safetensors"));
+  Tensor ids = batch.tensor("input_ids").clone();
+  ids.set(3, 5);
+  std::vector<std::pair<std::string, Tensor>> bad = {
+      {"pixel_values", batch.tensor("pixel_values")},
+      {"input_ids", ids},
+      {"attention_mask", batch.tensor("attention_mask")},
+      {"token_type_ids", batch.tensor("token_type_ids")},
+      {"labels", batch.tensor("labels")}};
+  writeSafetensors(folder + "/bad-batch.safetensors", bad);
+  run = runPgc("forward --config " + goldenPath("config.json") + " --weights " +
+               goldenPath("model.safetensors") + " --batch " + folder +
+               "/bad-batch.safetensors --out " + out);
+  EXPECT_NE(run.exitCode, 0);
+  EXPECT_NE(run.err.find("input_ids row 0 holds 15 <image> tokens (id 256), "
+                         "the model expects 16"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST(PgcCompileCli, PrintsTheParameterTableOfThe3BModelWithoutWeights) {
+  RunResult run = runPgc("compile --model paligemma --config "
+                         "paligemma-3b-pt-224 --batch 16 --print-params");
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_NE(run.out.find("total 2,923,466,480 parameters"), std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("vision_tower.vision_model.encoder.layers.*.mlp.fc1."
+                         "weight"),
+            std::string::npos);
+}
+
+} // namespace
+} // namespace pgc::models
