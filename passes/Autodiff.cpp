@@ -117,7 +117,11 @@ struct AutodiffPass : impl::PgAutodiffBase<AutodiffPass> {
     };
     Operation *lastBeforeBackward = ret->getPrevNode();
     adjoints[loss] = vjp.splat(lossType, 1.0);
-    adjoints[loss].getDefiningOp()->setAttr("pg.backward", UnitAttr::get(context));
+    if (Operation *lossOp = loss.getDefiningOp())
+      tag(lossOp, adjoints[loss].getDefiningOp());
+    else
+      adjoints[loss].getDefiningOp()->setAttr("pg.backward",
+                                              UnitAttr::get(context));
 
     SmallVector<Operation *> forwardOps;
     for (Operation &op : body)

@@ -7,7 +7,7 @@
 // CHECK-LABEL: func.func @train_step
 // CHECK-SAME: -> (tensor<f32> {pg.name = "loss"}, tensor<2x3xf32> {pg.name = "grad.fc.weight"}, tensor<2xf32> {pg.name = "grad.fc.bias"})
 // CHECK: %[[Y:.*]] = pg.matmul %arg0, %[[W:.*]] transpose_rhs
-// CHECK: %[[ONE:.*]] = pg.constant dense<1.000000e+00> : tensor<f32> {pg.backward}
+// CHECK: %[[ONE:.*]] = pg.constant dense<1.000000e+00> : tensor<f32> {pg.backward, pg.module = "fc"}
 // CHECK: %[[DY:.*]] = pg.broadcast {{.*}} to [4, 2] {pg.backward, pg.module = "fc"}
 // CHECK: %[[DB:.*]] = pg.reduce_sum %[[DY]] axes [0] {pg.backward
 // CHECK-NOT: pg.matmul %[[DY]], %[[W]]
