@@ -4,6 +4,7 @@
 
 #include "compiler/Dialect/Pg.h"
 #include "compiler/Lowering/LowerToPlan.h"
+#include "compiler/Policy/Policy.h"
 #include "dsl/Builder.h"
 #include "models/paligemma/PaliGemma.h"
 #include "models/paligemma/Weights.h"
@@ -17,6 +18,8 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <optional>
 
 namespace pgc::models {
 
@@ -103,13 +106,17 @@ void addTrainStep(mlir::ModuleOp module, const std::string &policyPath,
         }
         return mlir::success();
       });
+  // Without a policy every parameter trains; a policy's last matching
+  // freeze/train rule decides, and pg-autodiff then differentiates only the
+  // trainable parameters.
+  std::optional<Policy> policy;
   if (!policyPath.empty())
-    fail("--policy '{}': freeze policies are not in this build yet (pg-freeze "
-         "has not landed); without a policy every parameter trains",
-         policyPath);
+    policy = Policy::fromYamlFile(policyPath);
   mlir::UnitAttr trainable = mlir::UnitAttr::get(context);
-  module.walk(
-      [&](mlir::pg::ParamOp param) { param.setTrainableAttr(trainable); });
+  module.walk([&](mlir::pg::ParamOp param) {
+    bool trains = !policy || policy->isTrainable(param.getName().str());
+    param.setTrainableAttr(trains ? trainable : mlir::UnitAttr());
+  });
   mlir::PassManager passes(context);
   mlir::pg::PgAutodiffOptions autodiff;
   autodiff.trainableOnly = true;

@@ -38,10 +38,10 @@ TensorMap readForwardBatch(const std::string &path,
                            const PaliGemmaConfig &config);
 
 /// Adds `train_step` to a module holding `forward`: forward's results
-/// followed by grad.<name> for each trainable parameter. Without a policy
-/// every parameter trains (pg-autodiff); with one, pg-autodiff then pg-freeze
-/// with that policy. Pass remarks go to `report` as "note: ..." lines; a
-/// failure is an error with the pass's diagnostic.
+/// followed by grad.<name> for each trainable parameter: every parameter
+/// without a policy, else those the YAML policy (compiler/Policy) trains.
+/// Pass remarks go to `report` as "note: ..." lines; a failure is an error
+/// with the pass's diagnostic.
 void addTrainStep(mlir::ModuleOp module, const std::string &policyPath,
                   const std::function<void(const std::string &)> &report);
 

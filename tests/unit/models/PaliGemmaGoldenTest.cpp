@@ -3,6 +3,7 @@
 #include "ModelTestSupport.h"
 
 #include "models/paligemma/ForwardRunner.h"
+#include "runtime/support/FileUtil.h"
 #include "runtime/weights/Safetensors.h"
 
 #include <cmath>
@@ -136,6 +137,29 @@ TEST_F(PaliGemmaGoldenTest, F32GradientsMatchHuggingFace) {
   EXPECT_EQ(produced, 59u);
   std::printf("golden A f32: %zu gradients, worst relative error %.3g (%s)\n",
               compared, worst, worstName.c_str());
+}
+
+// A policy freezing the vision tower: the other gradients do not change (bit
+// for bit: freezing removes work, it does not reorder sums) and no frozen
+// parameter gets one.
+TEST_F(PaliGemmaGoldenTest, FreezingTheVisionTowerLeavesTheOtherGradients) {
+  std::string policy = temporaryFolder() + "/freeze-vision.yaml";
+  writeFileAtomically(policy, "freeze: [\"vision_tower.**\"]\n");
+  TensorMap all = run(DType::F32, /*backward=*/true);
+  TensorMap frozen = run(DType::F32, /*backward=*/true, policy);
+  size_t kept = 0;
+  for (const auto &[name, tensor] : all) {
+    if (name.rfind("grad.", 0) != 0)
+      continue;
+    bool vision = name.rfind("grad.vision_tower.", 0) == 0;
+    EXPECT_EQ(frozen.count(name), vision ? 0u : 1u) << name;
+    if (!vision && frozen.count(name)) {
+      EXPECT_EQ(maxAbsDifference(frozen[name], tensor), 0.0) << name;
+      ++kept;
+    }
+  }
+  EXPECT_EQ(kept, 59u - 37u); // SigLIP: 2 x 16 per layer + 5
+  EXPECT_EQ(frozen["loss"].at(0), all["loss"].at(0));
 }
 
 } // namespace
