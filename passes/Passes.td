@@ -52,6 +52,42 @@ def PgAutodiff : Pass<"pg-autodiff", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::pg::PgDialect"];
 }
 
+def PgFreeze : Pass<"pg-freeze", "::mlir::ModuleOp"> {
+  let summary = "Apply a freeze/train policy and prune the backward work it makes useless";
+  let description = [{
+    Marks every `pg.param` trainable or frozen by the policy file `policy`
+    (ordered `freeze`/`train` glob rules over parameter names; without a
+    file, the existing `trainable` flags stand; nf4 weights are always
+    frozen). In the training function `function` it then drops the
+    `grad.<name>` results of frozen parameters and erases every backward op
+    that no longer contributes to a returned gradient: weight-gradient
+    matmuls of frozen layers, and the whole backward of a tower with nothing
+    trainable upstream. Emits one remark per top-level module with backward
+    ops and estimated FLOPs before and after.
+
+    Before (policy `freeze: ["encoder.**"]`):
+    ```mlir
+    func.func @train_step(...) -> (tensor<f32> {pg.name = "loss"},
+        tensor<8x8xf32> {pg.name = "grad.encoder.weight"},
+        tensor<8x8xf32> {pg.name = "grad.decoder.weight"}) {
+      ...
+      %dh = pg.matmul %dy, %wd {pg.backward, pg.module = "decoder"} ...
+      %dwe = pg.matmul %dh, %x transpose_lhs {pg.backward, pg.module = "encoder"} ...
+      %dwd = pg.matmul %dy, %h transpose_lhs {pg.backward, pg.module = "decoder"} ...
+      return %loss, %dwe, %dwd : ...
+    }
+    ```
+    After: `grad.encoder.weight` and the ops computing `%dh` and `%dwe` are
+    gone; remark: `encoder: backward ops 2 -> 0, backward MFLOP ... -> 0`.
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", "\"\"",
+           "YAML policy file (freeze/train glob rules)">,
+    Option<"function", "function", "std::string", "\"train_step\"",
+           "Training function to prune">,
+  ];
+}
+
 def PgOptimizer : Pass<"pg-optimizer", "::mlir::ModuleOp"> {
   let summary = "AdamW with Hugging Face semantics: gradient accumulation, clipping and update functions";
   let description = [{
