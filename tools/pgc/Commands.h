@@ -13,7 +13,7 @@ namespace pgc::cli {
 using CommandAction = std::function<int()>;
 using CommandRegistrar = std::function<CommandAction(CLI::App &app)>;
 
-/// Static registration: `static CommandRegistration reg("name", order, fn);`
+/// Static registration: `CommandRegistration registration(order, registrar);`
 /// in a Command*.cpp adds a subcommand; order fixes the --help listing.
 struct CommandRegistration {
   CommandRegistration(int order, CommandRegistrar registrar);
