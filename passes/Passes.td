@@ -171,4 +171,83 @@ def PgOptimizer : Pass<"pg-optimizer", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::pg::PgDialect"];
 }
 
+def PgInsertLora : Pass<"pg-insert-lora", "::mlir::ModuleOp"> {
+  let summary = "Add peft LoRA adapters to the linear layers a policy targets";
+  let description = [{
+    For every linear layer (a `<module>.weight` param used as the
+    `transpose_rhs` operand of matmuls, possibly through `pg.dequant_nf4`)
+    whose module the policy's `lora` section targets, adds trainable params
+    `<module>.lora_A.weight` [r, in] (init `uniform(-1/sqrt(in),
+    1/sqrt(in))`: kaiming-uniform with a = sqrt(5)) and
+    `<module>.lora_B.weight` [out, r] (init `zeros`) and rewrites
+    y = base(x) (+ bias) into y + scaling * B(A(x)), scaling = alpha / r
+    (alpha / sqrt(r) with `rslora`). Adapters are f32 (f64 in an f64 model);
+    x is cast to that dtype and the update back to y's. Targets match as
+    peft's list form does (module name equal to the target or ending in
+    "." + target) or, with `*`/`?`, as globs. Then marks every param by the
+    policy: adapters train, the weights they wrap are frozen, the rest
+    follows the freeze/train rules. Errors: a target that is not a linear
+    layer, lora dropout other than 0 (no RNG op yet), an unreadable policy.
+    Warnings: a rule or target that matches nothing. Run before pg-autodiff.
+
+    Before (policy `lora: {r: 2, alpha: 4, targets: [q_proj]}`):
+    ```mlir
+    %w = pg.param "attn.q_proj.weight" : tensor<8x4xbf16>
+    %y = pg.matmul %x, %w transpose_rhs : tensor<3x4xbf16>, tensor<8x4xbf16>
+    ```
+    After:
+    ```mlir
+    %w = pg.param "attn.q_proj.weight" : tensor<8x4xbf16>
+    %a = pg.param "attn.q_proj.lora_A.weight" trainable init "uniform(-0.5,0.5)" : tensor<2x4xf32>
+    %b = pg.param "attn.q_proj.lora_B.weight" trainable init "zeros" : tensor<8x2xf32>
+    %y = pg.matmul %x, %w transpose_rhs : tensor<3x4xbf16>, tensor<8x4xbf16>
+    %xf = pg.cast %x : tensor<3x4xbf16> to f32
+    %d = pg.matmul %xf, %a transpose_rhs : tensor<3x4xf32>, tensor<2x4xf32>
+    %u = pg.matmul %d, %b transpose_rhs : tensor<3x2xf32>, tensor<8x2xf32>
+    %s = pg.constant dense<2.0> : tensor<f32>
+    %sb = pg.broadcast %s to [3, 8] : tensor<f32>
+    %us = pg.mul %u, %sb : tensor<3x8xf32>
+    %ub = pg.cast %us : tensor<3x8xf32> to bf16
+    %y2 = pg.add %y, %ub : tensor<3x8xbf16>      // replaces %y
+    ```
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", "\"\"",
+           "Policy file: YAML with a lora section, or a peft adapter_config.json">,
+  ];
+  let dependentDialects = ["::mlir::pg::PgDialect"];
+}
+
+def PgQuantizeNf4 : Pass<"pg-quantize-nf4", "::mlir::ModuleOp"> {
+  let summary = "Store frozen linear weights as bitsandbytes NF4 and dequantize them per matmul";
+  let description = [{
+    For every `<module>.weight` whose module matches the policy's
+    `quantize.nf4` targets, replaces the float param by an NF4 param of the
+    same name (`!pg.nf4<OxI, block = B[, double_quant]>`) and puts a
+    `pg.dequant_nf4` to the compute dtype in front of each matmul that uses
+    it. With a compute dtype other than the weight's, x is cast to it and
+    the product cast back (bitsandbytes' Linear4bit). The runtime quantizes
+    the checkpoint's bf16/f32 tensor at load time exactly as bitsandbytes
+    does. Errors: a target used other than as a linear weight (a tied
+    embedding), a trainable target. Warning: a target that matches nothing.
+
+    Before (policy `quantize: {nf4: ["**.fc1"], block: 64, double_quant: true}`):
+    ```mlir
+    %w = pg.param "mlp.fc1.weight" : tensor<16x8xbf16>
+    %y = pg.matmul %x, %w transpose_rhs : tensor<3x8xbf16>, tensor<16x8xbf16>
+    ```
+    After:
+    ```mlir
+    %q = pg.param "mlp.fc1.weight" : !pg.nf4<16x8, block = 64, double_quant>
+    %w = pg.dequant_nf4 %q : !pg.nf4<16x8, block = 64, double_quant> to bf16
+    %y = pg.matmul %x, %w transpose_rhs : tensor<3x8xbf16>, tensor<16x8xbf16>
+    ```
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", "\"\"",
+           "YAML policy file with a quantize section">,
+  ];
+  let dependentDialects = ["::mlir::pg::PgDialect"];
+}
+
 #endif // PGC_PASSES_TD

@@ -1,7 +1,9 @@
-// Lowering pg functions to Plan entry points: buffers for values, steps with generic attributes.
+// Lowering pg functions to Plan entry points: buffers for values, steps with
+// generic attributes.
 #include "compiler/Lowering/LowerToPlan.h"
 
 #include "compiler/Dialect/Pg.h"
+#include "runtime/exec/Nf4Storage.h"
 #include "runtime/support/Error.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -65,7 +67,8 @@ StepAttribute convertAttribute(mlir::Attribute attr, mlir::Operation *op) {
   StepAttribute result;
   // Enum attributes are IntegerAttrs underneath: carry their keyword.
   if (auto predicate = llvm::dyn_cast<mlir::pg::ComparePredicateAttr>(attr))
-    result.text = mlir::pg::stringifyComparePredicate(predicate.getValue()).str();
+    result.text =
+        mlir::pg::stringifyComparePredicate(predicate.getValue()).str();
   else if (auto unit = llvm::dyn_cast<mlir::UnitAttr>(attr))
     result.ints = {1};
   else if (auto integer = llvm::dyn_cast<mlir::IntegerAttr>(attr))
@@ -100,8 +103,8 @@ std::vector<uint8_t> constantBytes(mlir::pg::ConstantOp op, DType dtype) {
     }
   } else {
     for (llvm::APInt value : dense.getValues<llvm::APInt>()) {
-      uint64_t raw = dtype == DType::Bool ? value.getZExtValue()
-                                          : value.getSExtValue();
+      uint64_t raw =
+          dtype == DType::Bool ? value.getZExtValue() : value.getSExtValue();
       std::memcpy(bytes.data() + i * dtypeSize(dtype), &raw, dtypeSize(dtype));
       ++i;
     }
@@ -129,10 +132,10 @@ private:
       buffer.dtype = dtypeOf(tensor.getElementType(), op);
       buffer.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
     } else if (auto nf4 = llvm::dyn_cast<mlir::pg::NF4Type>(type)) {
-      // The runtime quantizes at load time; the buffer describes the logical
-      // weight that the checkpoint provides.
-      buffer.dtype = DType::F32;
-      buffer.shape.assign(nf4.getShape().begin(), nf4.getShape().end());
+      // Packed codes and absmax in one byte buffer (Nf4Storage.h); the
+      // runtime quantizes into it when a checkpoint is loaded.
+      buffer.dtype = DType::U8;
+      buffer.shape = shapeOf(type);
     } else {
       failAtOp(op, "produces a value that is not a tensor");
     }
@@ -143,10 +146,9 @@ private:
   uint32_t parameterBuffer(mlir::pg::ParamOp op) {
     std::string name = op.getName().str();
     if (auto it = parameterBuffers_.find(name); it != parameterBuffers_.end()) {
-      if (plan_.buffers[it->second].shape !=
-          shapeOf(op.getType()))
-        failAtOp(op, "parameter '" + name +
-                         "' is declared with different shapes");
+      if (plan_.buffers[it->second].shape != shapeOf(op.getType()))
+        failAtOp(op,
+                 "parameter '" + name + "' is declared with different shapes");
       return it->second;
     }
     uint32_t index = addBuffer(name, op.getType(), BufferRole::Parameter, op);
@@ -156,8 +158,9 @@ private:
     param.trainable = op.getTrainable();
     param.init = op.getInit() ? op.getInit()->str() : "";
     if (auto nf4 = llvm::dyn_cast<mlir::pg::NF4Type>(op.getType()))
-      param.nf4 = Nf4Spec{static_cast<int>(nf4.getBlockSize()),
-                          nf4.getDoubleQuant()};
+      param.nf4 =
+          Nf4Spec{static_cast<int>(nf4.getBlockSize()), nf4.getDoubleQuant(),
+                  Shape(nf4.getShape().begin(), nf4.getShape().end())};
     plan_.parameters.push_back(param);
     parameterBuffers_[name] = index;
     return index;
@@ -181,7 +184,9 @@ private:
     if (auto tensor = llvm::dyn_cast<mlir::RankedTensorType>(type))
       return Shape(tensor.getShape().begin(), tensor.getShape().end());
     auto nf4 = llvm::cast<mlir::pg::NF4Type>(type);
-    return Shape(nf4.getShape().begin(), nf4.getShape().end());
+    return Shape{Nf4Layout{nf4.getNumElements(), nf4.getBlockSize(),
+                           nf4.getDoubleQuant()}
+                     .totalBytes()};
   }
 
   void lowerFunction(mlir::func::FuncOp func) {
@@ -190,8 +195,7 @@ private:
     llvm::DenseMap<mlir::Value, uint32_t> buffers;
     for (unsigned i = 0; i < func.getNumArguments(); ++i) {
       auto nameAttr = func.getArgAttrOfType<mlir::StringAttr>(i, "pg.name");
-      std::string name =
-          nameAttr ? nameAttr.str() : "arg" + std::to_string(i);
+      std::string name = nameAttr ? nameAttr.str() : "arg" + std::to_string(i);
       uint32_t index = addBuffer(name, func.getArgument(i).getType(),
                                  BufferRole::Input, func);
       buffers[func.getArgument(i)] = index;
@@ -234,15 +238,14 @@ private:
         continue;
       }
       if (auto constant = llvm::dyn_cast<mlir::pg::ConstantOp>(op)) {
-        uint32_t index = addBuffer("", constant.getType(), BufferRole::Constant,
-                                   &op);
+        uint32_t index =
+            addBuffer("", constant.getType(), BufferRole::Constant, &op);
         plan_.buffers[index].data =
             constantBytes(constant, plan_.buffers[index].dtype);
         buffers[constant.getResult()] = index;
         continue;
       }
-      if (op.getDialect() == nullptr ||
-          op.getDialect()->getNamespace() != "pg")
+      if (op.getDialect() == nullptr || op.getDialect()->getNamespace() != "pg")
         failAtOp(&op, "is not a pg op and cannot be lowered to a plan");
       PlanStep step;
       step.op = op.getName().stripDialect().str();
@@ -262,6 +265,13 @@ private:
           continue;
         step.attributes[attr.getName().str()] =
             convertAttribute(attr.getValue(), &op);
+      }
+      if (auto dequant = llvm::dyn_cast<mlir::pg::DequantNF4Op>(op)) {
+        // The storage parameters live in the operand's type, which the plan
+        // does not carry: the kernel gets them as attributes.
+        auto nf4 = llvm::cast<mlir::pg::NF4Type>(dequant.getWeight().getType());
+        step.attributes["block_size"].ints = {nf4.getBlockSize()};
+        step.attributes["double_quant"].ints = {nf4.getDoubleQuant() ? 1 : 0};
       }
       entry.steps.push_back(std::move(step));
     }

@@ -90,7 +90,8 @@ std::string serializePlan(const Plan &plan) {
     Offset<fb::Nf4Info> nf4 = 0;
     if (param.nf4)
       nf4 = fb::CreateNf4Info(fbb, param.nf4->blockSize,
-                              param.nf4->doubleQuant);
+                              param.nf4->doubleQuant,
+                              vectorOf(fbb, param.nf4->shape));
     parameters.push_back(fb::CreateParameter(
         fbb, fbb.CreateString(param.name), param.buffer, param.trainable,
         fbb.CreateString(param.init), nf4));
@@ -151,7 +152,8 @@ Plan parseArtifact(const void *data, size_t size, const std::string &what) {
       param.trainable = p->trainable();
       param.init = toString(p->init());
       if (p->nf4())
-        param.nf4 = Nf4Spec{p->nf4()->block_size(), p->nf4()->double_quant()};
+        param.nf4 = Nf4Spec{p->nf4()->block_size(), p->nf4()->double_quant(),
+                            toVector(p->nf4()->shape())};
       plan.parameters.push_back(std::move(param));
     }
   if (artifact->entry_points())

@@ -35,9 +35,12 @@ struct PlanBuffer {
   std::vector<uint8_t> data;
 };
 
+/// An NF4 parameter: its buffer is U8 bytes in the layout of
+/// runtime/exec/Nf4Storage.h; `shape` is the logical weight's shape.
 struct Nf4Spec {
   int blockSize = 64;
   bool doubleQuant = true;
+  Shape shape;
 };
 
 struct PlanParameter {

@@ -1,5 +1,7 @@
-// The table from plan op names to CPU reference kernels, unpacking each step's attributes.
+// The table from plan op names to CPU reference kernels, unpacking each step's
+// attributes.
 #include "runtime/cpu/Kernels.h"
+#include "runtime/exec/Nf4Storage.h"
 #include "runtime/exec/Session.h"
 #include "runtime/support/Error.h"
 
@@ -13,8 +15,8 @@ namespace {
 using Ins = std::vector<Tensor *>;
 using Step = PlanStep;
 
-void expectArity(const Step &step, const Ins &in, size_t inputs,
-                 const Ins &out, size_t outputs) {
+void expectArity(const Step &step, const Ins &in, size_t inputs, const Ins &out,
+                 size_t outputs) {
   if (in.size() != inputs || out.size() != outputs)
     fail("{}: expected {} inputs and {} outputs, the plan has {} and {}",
          step.describe(), inputs, outputs, in.size(), out.size());
@@ -35,14 +37,13 @@ StepKernel unaryKernel(cpu::UnaryOp op) {
 }
 
 cpu::ComparePredicate predicateOf(const Step &step) {
-  static const std::unordered_map<std::string, cpu::ComparePredicate> names =
-      {{"eq", cpu::ComparePredicate::Eq}, {"ne", cpu::ComparePredicate::Ne},
-       {"lt", cpu::ComparePredicate::Lt}, {"le", cpu::ComparePredicate::Le},
-       {"gt", cpu::ComparePredicate::Gt}, {"ge", cpu::ComparePredicate::Ge}};
+  static const std::unordered_map<std::string, cpu::ComparePredicate> names = {
+      {"eq", cpu::ComparePredicate::Eq}, {"ne", cpu::ComparePredicate::Ne},
+      {"lt", cpu::ComparePredicate::Lt}, {"le", cpu::ComparePredicate::Le},
+      {"gt", cpu::ComparePredicate::Gt}, {"ge", cpu::ComparePredicate::Ge}};
   auto it = names.find(step.text("predicate"));
   if (it == names.end())
-    fail("{}: unknown predicate '{}'", step.describe(),
-         step.text("predicate"));
+    fail("{}: unknown predicate '{}'", step.describe(), step.text("predicate"));
   return it->second;
 }
 
@@ -52,8 +53,25 @@ int64_t normalisedAxis(const Step &step, const std::string &name,
   return axis < 0 ? axis + x.rank() : axis;
 }
 
+// Dequantizes through runtime/quant so that the result is bitsandbytes'
+// dequantize_4bit bit for bit: f32 products, then one rounding to bf16; f16
+// and f64 outputs convert from the f32 values.
+void dequantNf4(const Step &step, Ins &in, Ins &out) {
+  expectArity(step, in, 1, out, 1);
+  Tensor &result = *out[0];
+  quant::Nf4Weight weight =
+      viewNf4(*in[0], result.shape(), step.integer("block_size"),
+              step.integer("double_quant") != 0, step.describe());
+  DType direct = result.dtype() == DType::BF16 ? DType::BF16 : DType::F32;
+  Tensor values = quant::dequantizeNf4(weight, direct);
+  if (values.dtype() != result.dtype())
+    values = values.to(result.dtype());
+  std::memcpy(result.raw(), values.raw(), values.byteSize());
+}
+
 const std::unordered_map<std::string, StepKernel> &kernelTable() {
   static const std::unordered_map<std::string, StepKernel> table = {
+      {"dequant_nf4", dequantNf4},
       {"add", binaryKernel(cpu::BinaryOp::Add)},
       {"sub", binaryKernel(cpu::BinaryOp::Sub)},
       {"mul", binaryKernel(cpu::BinaryOp::Mul)},

@@ -1,6 +1,9 @@
-// Session: binding parameters and inputs, random initialisation, and op-by-op execution of entry points.
+// Session: binding parameters and inputs, random initialisation, and op-by-op
+// execution of entry points.
 #include "runtime/exec/Session.h"
 
+#include "runtime/exec/Nf4Storage.h"
+#include "runtime/quant/Nf4.h"
 #include "runtime/support/Error.h"
 
 #include <cmath>
@@ -72,6 +75,19 @@ Session::Session(Plan plan) : plan_(std::move(plan)) {
     if (buffer.role == BufferRole::Constant && !buffer.data.empty())
       std::memcpy(persistent_[i].raw(), buffer.data.data(), buffer.data.size());
   }
+  for (const PlanParameter &param : plan_.parameters) {
+    if (!param.nf4)
+      continue;
+    const PlanBuffer &buffer = plan_.buffers[param.buffer];
+    Nf4Layout layout{numElements(param.nf4->shape), param.nf4->blockSize,
+                     param.nf4->doubleQuant};
+    if (param.nf4->shape.empty() || buffer.dtype != DType::U8 ||
+        buffer.shape != Shape{layout.totalBytes()})
+      fail("nf4 parameter '{}': buffer must be u8 [{}] for weight {}, the "
+           "plan has {} {}",
+           param.name, layout.totalBytes(), formatShape(param.nf4->shape),
+           dtypeName(buffer.dtype), formatShape(buffer.shape));
+  }
   for (const PlanEntryPoint &entry : plan_.entryPoints) {
     std::vector<Kernel> kernels;
     for (size_t s = 0; s < entry.steps.size(); ++s) {
@@ -90,6 +106,10 @@ void Session::setParameter(const std::string &name, const Tensor &value) {
   if (!param)
     fail("'{}' is not a parameter of this model", name);
   Tensor &slot = persistent_[param->buffer];
+  if (param->nf4) {
+    setNf4Parameter(*param, value);
+    return;
+  }
   if (value.shape() != slot.shape())
     fail("{}: expected {}, got {}", name, formatShape(slot.shape()),
          formatShape(value.shape()));
@@ -103,6 +123,30 @@ void Session::setParameter(const std::string &name, const Tensor &value) {
          dtypeName(value.dtype()));
   }
   parameterSet_[param->buffer] = true;
+}
+
+void Session::setNf4Parameter(const PlanParameter &param, const Tensor &value) {
+  Tensor &slot = persistent_[param.buffer];
+  if (value.dtype() == DType::U8 && value.shape() == slot.shape()) {
+    // Already in the buffer layout (a saved quantized parameter).
+    std::memcpy(slot.raw(), value.raw(), value.byteSize());
+  } else if (isFloat(value.dtype()) && value.shape() == param.nf4->shape) {
+    // bitsandbytes quantizes the f32/bf16 checkpoint tensor as it is; other
+    // float types go through f32.
+    Tensor source = value.dtype() == DType::F32 || value.dtype() == DType::BF16
+                        ? value
+                        : value.to(DType::F32);
+    quant::Nf4Options options;
+    options.blockSize = param.nf4->blockSize;
+    options.doubleQuant = param.nf4->doubleQuant;
+    packNf4(quant::quantizeNf4(source, options, param.name), slot, param.name);
+  } else {
+    fail("{}: nf4 parameter expects a float tensor {} (or its u8 [{}] "
+         "storage), got {} {}",
+         param.name, formatShape(param.nf4->shape), slot.numel(),
+         dtypeName(value.dtype()), formatShape(value.shape()));
+  }
+  parameterSet_[param.buffer] = true;
 }
 
 const Tensor &Session::parameter(const std::string &name) const {
@@ -154,7 +198,9 @@ void Session::setState(const std::string &name, const Tensor &value) {
 void Session::initializeParameters(uint64_t seed) {
   for (const PlanParameter &param : plan_.parameters) {
     Initializer init = parseInitializer(param.name, param.init);
-    Tensor &slot = persistent_[param.buffer];
+    // An nf4 weight is drawn in f32 at its logical shape, then quantized.
+    Tensor drawn = param.nf4 ? Tensor(DType::F32, param.nf4->shape) : Tensor();
+    Tensor &slot = param.nf4 ? drawn : persistent_[param.buffer];
     uint64_t stream = mix(seed ^ mix(hashName(param.name)));
     for (int64_t i = 0; i < slot.numel(); ++i) {
       double value = 0;
@@ -170,17 +216,20 @@ void Session::initializeParameters(uint64_t seed) {
         double u1 = unitInterval(mix(stream + 2 * static_cast<uint64_t>(i)));
         double u2 =
             unitInterval(mix(stream + 2 * static_cast<uint64_t>(i) + 1));
-        value = init.a * std::sqrt(-2.0 * std::log(u1)) *
-                std::cos(2.0 * M_PI * u2);
+        value =
+            init.a * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
         break;
       }
       case Initializer::Uniform:
-        value = init.a + (init.b - init.a) *
-                             unitInterval(mix(stream + static_cast<uint64_t>(i)));
+        value =
+            init.a + (init.b - init.a) *
+                         unitInterval(mix(stream + static_cast<uint64_t>(i)));
         break;
       }
       slot.set(i, value);
     }
+    if (param.nf4)
+      setNf4Parameter(param, drawn);
     parameterSet_[param.buffer] = true;
   }
 }
@@ -236,7 +285,8 @@ TensorMap Session::run(const std::string &entryName, const TensorMap &inputs) {
     for (uint32_t index : step.outputs) {
       Tensor *target = slot(index);
       if (!target->defined() || target->numel() == 0)
-        *target = Tensor(plan_.buffers[index].dtype, plan_.buffers[index].shape);
+        *target =
+            Tensor(plan_.buffers[index].dtype, plan_.buffers[index].shape);
       out.push_back(target);
     }
     kernels[s](step, in, out);

@@ -1,4 +1,5 @@
-// A loaded plan with its persistent state, executed op by op on the CPU reference kernels.
+// A loaded plan with its persistent state, executed op by op on the CPU
+// reference kernels.
 #pragma once
 
 #include "runtime/artifact/Plan.h"
@@ -25,16 +26,20 @@ public:
   const Plan &plan() const { return plan_; }
 
   /// Sets a parameter from a tensor of the same shape; floats convert to
-  /// the parameter's dtype (round to nearest even). Errors name the
-  /// parameter.
+  /// the parameter's dtype (round to nearest even). An nf4 parameter takes
+  /// a float tensor of its logical shape and quantizes it as bitsandbytes
+  /// does (f32 and bf16 as they are, other floats through f32), or its u8
+  /// storage bytes (Nf4Storage.h) unchanged. Errors name the parameter.
   void setParameter(const std::string &name, const Tensor &value);
-  /// The current value of a parameter (shares storage).
+  /// The current value of a parameter (shares storage); for an nf4
+  /// parameter, its u8 storage bytes.
   const Tensor &parameter(const std::string &name) const;
   /// Parameters without a value yet.
   std::vector<std::string> unsetParameters() const;
   /// Draws every parameter from its initialiser ("normal(0.02)", "zeros",
   /// "ones", "uniform(a,b)") with a counter-based generator: value i of
-  /// parameter p depends only on (seed, p's name, i).
+  /// parameter p depends only on (seed, p's name, i). nf4 parameters are
+  /// drawn in f32 at their logical shape and then quantized.
   void initializeParameters(uint64_t seed);
 
   /// Runs an entry point. Inputs are bound by name and must have the
@@ -53,6 +58,8 @@ public:
 private:
   using Kernel = std::function<void(const PlanStep &, std::vector<Tensor *> &,
                                     std::vector<Tensor *> &)>;
+  void setNf4Parameter(const PlanParameter &param, const Tensor &value);
+
   Plan plan_;
   std::vector<Tensor> persistent_;
   std::vector<bool> parameterSet_;

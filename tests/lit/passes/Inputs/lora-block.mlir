@@ -11,7 +11,7 @@ func.func @forward(%x: tensor<3x96xbf16> {pg.name = "x"}, %ids: tensor<3xi32> {p
   %nb = pg.broadcast %n to [3, 96] : tensor<96xbf16>
   %h = pg.mul %qb, %nb : tensor<3x96xbf16>
   %o = pg.matmul %h, %wo transpose_rhs : tensor<3x96xbf16>, tensor<96x96xbf16>
-  %g = pg.gather %e, %ids : tensor<10x96xbf16>, tensor<3xi32>
+  %g = pg.gather %e[%ids] : tensor<10x96xbf16>, tensor<3xi32>
   %l = pg.matmul %o, %e transpose_rhs : tensor<3x96xbf16>, tensor<10x96xbf16>
   return %o, %l : tensor<3x96xbf16>, tensor<3x10xbf16>
 }
