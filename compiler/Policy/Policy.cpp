@@ -146,7 +146,7 @@ std::vector<std::string> stringList(const YAML::Node &node,
                                     const std::string &what,
                                     const std::string &key) {
   if (!node.IsSequence())
-    fail("{}:{}: '{}' must be a list of names or glob patterns", what,
+    fail("{}:{}: '{}' must be a list of glob patterns", what,
          lineOf(node), key);
   std::vector<std::string> items;
   for (const auto &item : node) {

@@ -133,14 +133,16 @@ TEST(Policy, BadFilesNameTheProblem) {
     return std::string();
   };
   EXPECT_EQ(errorOf("freez: ['**']\n"),
-            "p.yaml:1: unknown policy key 'freez' (expected freeze or train)");
+            "p.yaml:1: unknown policy key 'freez' (expected freeze, train, lora or "
+            "quantize)");
   EXPECT_EQ(errorOf("freeze: '**'\n"),
             "p.yaml:1: 'freeze' must be a list of glob patterns");
   EXPECT_EQ(errorOf("freeze: [[a]]\n"),
             "p.yaml:1: 'freeze' entries must be non-empty strings");
   EXPECT_NE(errorOf("freeze: [a\n").find("p.yaml:"), std::string::npos);
   EXPECT_EQ(errorOf("- a\n"),
-            "p.yaml: a policy is a mapping with 'freeze' and 'train' lists");
+            "p.yaml: a policy is a mapping with 'freeze', 'train', 'lora' and "
+            "'quantize' keys");
 }
 
 } // namespace
