@@ -5,12 +5,14 @@
 #include "examples/Examples.h"
 #include "models/paligemma/PaliGemma.h"
 #include "models/paligemma/ParameterTable.h"
+#include "passes/Passes.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
 #include "tools/pgc-compile/Subcommands.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <CLI/CLI.hpp>
@@ -29,6 +31,8 @@ struct CompileOptions {
   bool printIr = false;
   std::string config; // --model paligemma: built-in name or config.json
   bool printParams = false;
+  bool train = false;
+  std::string optim = "adamw_torch";
   CLI::Option *seqLenOption = nullptr;
 };
 
@@ -56,6 +60,23 @@ void buildPaliGemma(pgc::dsl::ModuleBuilder &module,
   pgc::models::buildPaliGemmaForward(module, config, build);
 }
 
+// train_step (gradients into accumulators) and apply_update (AdamW) next to
+// forward, which stays for evaluation.
+void addTrainingFunctions(mlir::ModuleOp module,
+                          const CompileOptions &options) {
+  if (options.optim != "adamw_torch" && options.optim != "adamw_hf")
+    pgc::fail("--optim '{}' is not adamw_torch or adamw_hf", options.optim);
+  mlir::PassManager pm(module.getContext());
+  pm.addPass(mlir::pg::createPgAutodiff());
+  mlir::pg::PgOptimizerOptions optimizer;
+  optimizer.variant = options.optim;
+  pm.addPass(mlir::pg::createPgOptimizer(optimizer));
+  if (mlir::failed(pm.run(module)))
+    pgc::fail("model '{}': building the training step failed (see the "
+              "diagnostics above)",
+              options.model);
+}
+
 int compile(const CompileOptions &options) {
   const pgc::examples::ExampleModel *example =
       pgc::examples::findExample(options.model);
@@ -80,6 +101,8 @@ int compile(const CompileOptions &options) {
     buildPaliGemma(module, options, *dtype);
   if (mlir::failed(mlir::verify(module.module())))
     pgc::fail("model '{}' built invalid IR", options.model);
+  if (options.train)
+    addTrainingFunctions(module.module(), options);
 
   std::string ir;
   llvm::raw_string_ostream os(ir);
@@ -137,6 +160,12 @@ SubcommandAction registerCompile(CLI::App &app) {
                   "Compute dtype: bf16, f16, f32, f64")
       ->capture_default_str();
   sub->add_flag("--print-ir", options.printIr, "Print the pg IR to stdout");
+  sub->add_flag("--train", options.train,
+                "Add train_step and apply_update (pg-autodiff, pg-optimizer)");
+  sub->add_option("--optim", options.optim,
+                  "With --train: adamw_torch (torch.optim.AdamW) or adamw_hf "
+                  "(transformers' AdamW)")
+      ->capture_default_str();
   return [] { return compile(options); };
 }
 
