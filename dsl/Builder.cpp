@@ -1,6 +1,7 @@
 // Function building, op creation with located shape errors, and parameter scopes.
 #include "dsl/Builder.h"
 
+#include "compiler/Dialect/DTypeMapping.h"
 #include "compiler/Dialect/Pg.h"
 #include "runtime/support/Error.h"
 
@@ -72,25 +73,8 @@ void FunctionBuilder::failAt(Loc loc, const std::string &message) {
 }
 
 mlir::Type FunctionBuilder::elementType(DType dtype) {
-  mlir::MLIRContext *ctx = &context();
-  switch (dtype) {
-  case DType::BF16:
-    return mlir::BFloat16Type::get(ctx);
-  case DType::F16:
-    return mlir::Float16Type::get(ctx);
-  case DType::F32:
-    return mlir::Float32Type::get(ctx);
-  case DType::F64:
-    return mlir::Float64Type::get(ctx);
-  case DType::I32:
-    return mlir::IntegerType::get(ctx, 32);
-  case DType::I64:
-    return mlir::IntegerType::get(ctx, 64);
-  case DType::Bool:
-    return mlir::IntegerType::get(ctx, 1);
-  case DType::U8:
-    break;
-  }
+  if (mlir::Type type = mlir::pg::elementTypeOf(dtype, &context()))
+    return type;
   throw Error("the pg dialect has no u8 tensors");
 }
 

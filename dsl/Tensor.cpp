@@ -1,6 +1,8 @@
 // Tensor queries (shape, dtype) read off the MLIR value's type, and initialiser spellings.
 #include "dsl/Tensor.h"
 
+#include "compiler/Dialect/DTypeMapping.h"
+
 #include "dsl/Builder.h"
 #include "dsl/Ops.h"
 #include "runtime/support/Error.h"
@@ -42,21 +44,9 @@ int64_t Tensor::dim(int64_t i) const {
 int64_t Tensor::numel() const { return typeOf(value_).getNumElements(); }
 
 DType Tensor::dtype() const {
-  mlir::Type element = typeOf(value_).getElementType();
-  if (element.isBF16())
-    return DType::BF16;
-  if (element.isF16())
-    return DType::F16;
-  if (element.isF32())
-    return DType::F32;
-  if (element.isF64())
-    return DType::F64;
-  if (element.isSignlessInteger(32))
-    return DType::I32;
-  if (element.isSignlessInteger(64))
-    return DType::I64;
-  if (element.isSignlessInteger(1))
-    return DType::Bool;
+  if (std::optional<DType> dtype =
+          mlir::pg::runtimeDType(typeOf(value_).getElementType()))
+    return *dtype;
   throw Error("tensor has an element type the DSL does not know");
 }
 

@@ -2,6 +2,7 @@
 // generic attributes.
 #include "compiler/Lowering/LowerToPlan.h"
 
+#include "compiler/Dialect/DTypeMapping.h"
 #include "compiler/Dialect/Pg.h"
 #include "runtime/exec/Nf4Storage.h"
 #include "runtime/support/Error.h"
@@ -38,20 +39,8 @@ std::string locationText(mlir::Location loc) {
 }
 
 DType dtypeOf(mlir::Type element, mlir::Operation *op) {
-  if (element.isBF16())
-    return DType::BF16;
-  if (element.isF16())
-    return DType::F16;
-  if (element.isF32())
-    return DType::F32;
-  if (element.isF64())
-    return DType::F64;
-  if (element.isSignlessInteger(32))
-    return DType::I32;
-  if (element.isSignlessInteger(64))
-    return DType::I64;
-  if (element.isSignlessInteger(1))
-    return DType::Bool;
+  if (std::optional<DType> dtype = mlir::pg::runtimeDType(element))
+    return *dtype;
   std::string text;
   llvm::raw_string_ostream os(text);
   os << element;
