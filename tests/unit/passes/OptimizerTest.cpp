@@ -170,6 +170,13 @@ handGradients(const std::vector<HandParam> &params,
   return grads;
 }
 
+std::vector<double> valuesOf(const pgc::Tensor &t) {
+  std::vector<double> values;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    values.push_back(t.at(i));
+  return values;
+}
+
 double maxDifference(const pgc::Tensor &actual,
                      const std::vector<double> &expected) {
   EXPECT_EQ(actual.numel(), static_cast<int64_t>(expected.size()));
@@ -362,6 +369,61 @@ TEST(Trainer, DrivesTheUpdateWithScheduleAndBiasCorrections) {
         std::find(names.begin(), names.end(), "adam.exp_avg_sq.norm.weight"),
         names.end());
   }
+}
+
+// A checkpoint is the parameters, the step count and the moments: a fresh
+// session restored from them continues exactly as the uninterrupted run.
+TEST(Trainer, ResumesFromStepAndOptimizerState) {
+  std::unique_ptr<Session> first = compileProblem("adamw_torch");
+  for (const HandParam &p : initialParams())
+    first->setParameter(p.name, tensorOf(p.shape, p.value));
+  train::TrainingConfig config;
+  config.optimizer = {0.05, 0.1, 0.8, 0.95, 1e-3, 0.0};
+  config.gradientAccumulationSteps = 2;
+  config.warmupSteps = 1;
+  config.totalSteps = 6;
+  train::Trainer trainer(*first, config);
+  auto update = [&](train::Trainer &t, uint64_t seed) {
+    t.trainStep({{"x", tensorOf({kWidth}, draw(kWidth, seed, -2, 2))}});
+    t.trainStep({{"x", tensorOf({kWidth}, draw(kWidth, seed + 1, -2, 2))}});
+    return t.applyUpdate();
+  };
+  update(trainer, 50);
+  update(trainer, 52);
+
+  std::unique_ptr<Session> second = compileProblem("adamw_torch");
+  for (const PlanParameter &p : first->plan().parameters)
+    second->setParameter(p.name, first->parameter(p.name));
+  train::Trainer resumed(*second, config);
+  for (const std::string &name : trainer.optimizerStateNames())
+    second->setState(name, first->state(name));
+  resumed.setStep(trainer.step());
+
+  for (uint64_t seed = 54; seed < 60; seed += 2) {
+    train::UpdateReport a = update(trainer, seed);
+    train::UpdateReport b = update(resumed, seed);
+    EXPECT_EQ(a.step, b.step);
+    EXPECT_EQ(a.learningRate, b.learningRate);
+    EXPECT_EQ(a.gradNorm, b.gradNorm);
+    for (const PlanParameter &p : first->plan().parameters)
+      EXPECT_EQ(maxDifference(second->parameter(p.name),
+                              valuesOf(first->parameter(p.name))),
+                0.0)
+          << p.name << " after update " << a.step;
+  }
+  // Without the step count the schedule and the bias corrections restart
+  // (t = 1) and the run diverges: the step is part of the checkpoint.
+  std::unique_ptr<Session> third = compileProblem("adamw_torch");
+  for (const PlanParameter &p : first->plan().parameters)
+    third->setParameter(p.name, second->parameter(p.name));
+  for (const std::string &name : trainer.optimizerStateNames())
+    third->setState(name, second->state(name));
+  train::Trainer stepless(*third, config);
+  update(stepless, 70);
+  update(resumed, 70);
+  EXPECT_GT(maxDifference(third->parameter("fc.weight"),
+                          valuesOf(second->parameter("fc.weight"))),
+            1e-6);
 }
 
 TEST(Trainer, RejectsMisuseWithOneLineErrors) {
