@@ -7,8 +7,9 @@
 
 namespace pgc::train {
 
-LinearSchedule::LinearSchedule(int64_t warmupSteps, int64_t totalSteps)
-    : warmupSteps_(warmupSteps), totalSteps_(totalSteps) {
+LinearSchedule::LinearSchedule(int64_t warmupSteps, int64_t totalSteps,
+                               bool decay)
+    : warmupSteps_(warmupSteps), totalSteps_(totalSteps), decay_(decay) {
   if (warmupSteps < 0)
     fail("warmup steps must be >= 0, got {}", warmupSteps);
   if (totalSteps < 1)
@@ -23,6 +24,8 @@ double LinearSchedule::multiplier(int64_t step) const {
   if (step < warmupSteps_)
     return static_cast<double>(step) /
            static_cast<double>(std::max<int64_t>(1, warmupSteps_));
+  if (!decay_)
+    return 1.0;
   return std::max(0.0, static_cast<double>(totalSteps_ - step) /
                            static_cast<double>(std::max<int64_t>(
                                1, totalSteps_ - warmupSteps_)));

@@ -13,7 +13,9 @@ namespace pgc::train {
 class LinearSchedule {
 public:
   /// Fails (pgc::Error) unless 0 <= warmupSteps and 1 <= totalSteps.
-  LinearSchedule(int64_t warmupSteps, int64_t totalSteps);
+  /// Without `decay` the factor stays 1 after the warmup, as transformers'
+  /// get_constant_schedule_with_warmup.
+  LinearSchedule(int64_t warmupSteps, int64_t totalSteps, bool decay = true);
 
   /// The factor applied to the base learning rate after `step` updates.
   double multiplier(int64_t step) const;
@@ -24,6 +26,7 @@ public:
 private:
   int64_t warmupSteps_;
   int64_t totalSteps_;
+  bool decay_;
 };
 
 } // namespace pgc::train

@@ -60,7 +60,8 @@ void validate(const TrainingConfig &config) {
 
 Trainer::Trainer(Session &session, TrainingConfig config)
     : session_(session), config_(config),
-      schedule_(config.warmupSteps, config.totalSteps) {
+      schedule_(config.warmupSteps, config.totalSteps,
+                config.decayAfterWarmup) {
   validate(config_);
   const Plan &plan = session_.plan();
   const PlanEntryPoint *train = plan.findEntryPoint(kTrainEntry);

@@ -30,6 +30,8 @@ struct TrainingConfig {
   int64_t warmupSteps = 0;
   /// Optimizer steps of the whole run (the schedule reaches 0 there).
   int64_t totalSteps = 1;
+  /// false: constant rate after the warmup (constant_with_warmup).
+  bool decayAfterWarmup = true;
 };
 
 /// What one optimizer step did, for logging.

@@ -2,6 +2,7 @@
 // the artifact.
 #include "compiler/Driver/IRSummary.h"
 #include "compiler/Lowering/LowerToPlan.h"
+#include "compiler/Policy/PolicySummary.h"
 #include "examples/Examples.h"
 #include "models/paligemma/PaliGemma.h"
 #include "models/paligemma/ParameterTable.h"
@@ -10,6 +11,7 @@
 #include "runtime/support/FileUtil.h"
 #include "tools/pgc-compile/Subcommands.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
@@ -17,7 +19,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fmt/format.h>
+#include <map>
 
 namespace pgc::compile_tool {
 namespace {
@@ -33,6 +37,8 @@ struct CompileOptions {
   bool printParams = false;
   bool train = false;
   std::string optim = "adamw_torch";
+  std::string policy; // YAML policy or peft adapter_config.json
+  std::string target = "cpu";
   CLI::Option *seqLenOption = nullptr;
 };
 
@@ -67,7 +73,16 @@ void addTrainingFunctions(mlir::ModuleOp module,
   if (options.optim != "adamw_torch" && options.optim != "adamw_hf")
     pgc::fail("--optim '{}' is not adamw_torch or adamw_hf", options.optim);
   mlir::PassManager pm(module.getContext());
-  pm.addPass(mlir::pg::createPgAutodiff());
+  mlir::pg::PgAutodiffOptions autodiff;
+  autodiff.trainableOnly = !options.policy.empty();
+  pm.addPass(mlir::pg::createPgAutodiff(autodiff));
+  if (!options.policy.empty()) {
+    // pg-freeze between the gradient and the optimizer: frozen parameters
+    // lose their grad.<name> results, so pg-optimizer gives them no state.
+    mlir::pg::PgFreezeOptions freeze;
+    freeze.policy = options.policy;
+    pm.addPass(mlir::pg::createPgFreeze(freeze));
+  }
   mlir::pg::PgOptimizerOptions optimizer;
   optimizer.variant = options.optim;
   pm.addPass(mlir::pg::createPgOptimizer(optimizer));
@@ -75,6 +90,44 @@ void addTrainingFunctions(mlir::ModuleOp module,
     pgc::fail("model '{}': building the training step failed (see the "
               "diagnostics above)",
               options.model);
+}
+
+// LoRA adapters and NF4 storage as the policy says (policies/*.yaml).
+void applyPolicy(mlir::ModuleOp module, const CompileOptions &options) {
+  mlir::PassManager pm(module.getContext());
+  mlir::pg::PgInsertLoraOptions lora;
+  lora.policy = options.policy;
+  pm.addPass(mlir::pg::createPgInsertLora(lora));
+  mlir::pg::PgQuantizeNf4Options nf4;
+  nf4.policy = options.policy;
+  pm.addPass(mlir::pg::createPgQuantizeNf4(nf4));
+  if (mlir::failed(pm.run(module)))
+    pgc::fail("policy '{}': applying it failed (see the diagnostics above)",
+              options.policy);
+}
+
+// The plan's size: entry points with their step counts, persistent bytes by
+// role, and the file.
+void printPlanSize(const pgc::Plan &plan, const std::string &path) {
+  std::string entries;
+  for (const pgc::PlanEntryPoint &entry : plan.entryPoints)
+    entries += fmt::format("{}{} ({} steps)", entries.empty() ? "" : ", ",
+                           entry.name, entry.steps.size());
+  std::map<std::string, size_t> bytes;
+  for (const pgc::PlanBuffer &buffer : plan.buffers)
+    if (buffer.role != pgc::BufferRole::Temporary &&
+        buffer.role != pgc::BufferRole::Input &&
+        buffer.role != pgc::BufferRole::Output)
+      bytes[std::string(pgc::bufferRoleName(buffer.role))] +=
+          static_cast<size_t>(pgc::numElements(buffer.shape)) *
+          pgc::dtypeSize(buffer.dtype);
+  std::string persistent;
+  for (const auto &[role, size] : bytes)
+    persistent += fmt::format(", {} {:.2f} MiB", role, size / 1048576.0);
+  std::error_code ec;
+  auto fileSize = std::filesystem::file_size(path, ec);
+  std::printf("plan: %s%s; file %.2f MiB\n", entries.c_str(),
+              persistent.c_str(), ec ? 0.0 : fileSize / 1048576.0);
 }
 
 int compile(const CompileOptions &options) {
@@ -86,10 +139,24 @@ int compile(const CompileOptions &options) {
   if (!dtype || !pgc::isFloat(*dtype))
     pgc::fail("--dtype '{}' is not a float type (bf16, f16, f32, f64)",
               options.dtype);
+  // The plan runs op by op on the CPU reference executor; no other target
+  // emits kernels yet.
+  if (options.target != "cpu")
+    pgc::fail("--target '{}': only cpu is supported", options.target);
   if (options.batch < 1 || options.seqLen < 1)
     pgc::fail("--batch and --seq-len must be positive");
 
   mlir::MLIRContext context;
+  // pg-freeze reports what it cut as remarks; MLIR drops remarks without a
+  // handler, so print them as the policy report. Other diagnostics go on to
+  // the default handler.
+  mlir::ScopedDiagnosticHandler remarks(
+      &context, [](mlir::Diagnostic &diag) -> mlir::LogicalResult {
+        if (diag.getSeverity() != mlir::DiagnosticSeverity::Remark)
+          return mlir::failure();
+        std::printf("  %s\n", diag.str().c_str());
+        return mlir::success();
+      });
   pgc::dsl::ModuleBuilder module(context);
   pgc::examples::ExampleOptions exampleOptions;
   exampleOptions.batch = options.batch;
@@ -101,6 +168,8 @@ int compile(const CompileOptions &options) {
     buildPaliGemma(module, options, *dtype);
   if (mlir::failed(mlir::verify(module.module())))
     pgc::fail("model '{}' built invalid IR", options.model);
+  if (!options.policy.empty())
+    applyPolicy(module.module(), options);
   if (options.train)
     addTrainingFunctions(module.module(), options);
 
@@ -110,6 +179,11 @@ int compile(const CompileOptions &options) {
   if (options.printIr)
     std::fputs(ir.c_str(), stdout);
   std::fputs(pgc::compiler::summarizeModule(module.module()).c_str(), stdout);
+  if (!options.policy.empty())
+    std::fputs(
+        pgc::formatParameterSummary(pgc::summarizeParameters(module.module()))
+            .c_str(),
+        stdout);
   if (options.printParams)
     std::fputs(pgc::models::formatParameterTable(
                    pgc::models::groupParameters(module.module()))
@@ -133,6 +207,7 @@ int compile(const CompileOptions &options) {
               "parameters\n",
               options.output.c_str(), plan.entryPoints.size(), steps,
               plan.buffers.size(), plan.parameters.size());
+  printPlanSize(plan, options.output);
   return 0;
 }
 
@@ -165,6 +240,12 @@ SubcommandAction registerCompile(CLI::App &app) {
   sub->add_option("--optim", options.optim,
                   "With --train: adamw_torch (torch.optim.AdamW) or adamw_hf "
                   "(transformers' AdamW)")
+      ->capture_default_str();
+  sub->add_option("--policy", options.policy,
+                  "Freeze/LoRA/NF4 policy: YAML (policies/*.yaml) or a peft "
+                  "adapter_config.json");
+  sub->add_option("--target", options.target,
+                  "Executor the artifact is for (cpu: the reference executor)")
       ->capture_default_str();
   return [] { return compile(options); };
 }

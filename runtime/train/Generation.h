@@ -1,0 +1,61 @@
+// Greedy answer generation with the static-shape `forward` entry point, and
+// the processor set-up that reads batch, sequence and image sizes from the
+// artifact.
+#pragma once
+
+#include "models/paligemma/processor/PaliGemmaProcessor.h"
+#include "runtime/data/ImageFolder.h"
+#include "runtime/exec/Session.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pgc::train {
+
+/// What a compiled PaliGemma step fixes: read from `forward`'s input shapes
+/// and from the parameters (the position embedding has one row per image
+/// token; embed_tokens one row per vocabulary entry).
+struct ArtifactShapes {
+  int64_t batch = 0;
+  int64_t seqLen = 0; // image tokens included
+  int64_t imageSize = 0;
+  int64_t imageSeqLength = 0;
+  int64_t vocabSize = 0;
+};
+/// Throws pgc::Error naming `what` when the plan is not a PaliGemma step.
+ArtifactShapes readArtifactShapes(const Plan &plan, const std::string &what);
+
+/// The tokenizer, the processor built for the artifact's shapes and the
+/// dataset columns, from a tokenizer.model path or a folder holding one
+/// (with the optional tokenizer.json that `pgc data synth-vqa` writes: the
+/// <image> id, the prompt template and the column names).
+struct ModelIO {
+  ArtifactShapes shapes;
+  PaliGemmaProcessor processor;
+  VqaColumns columns;
+};
+ModelIO setUpModelIO(const Plan &plan, const std::string &artifactName,
+                     const std::string &tokenizerPathOrDir);
+
+/// Where the tokenizer lives for a data folder: the folder itself, or its
+/// parent (split folders such as DIR/train). Empty when neither has one.
+std::string findTokenizerFor(const std::string &dataDir);
+
+struct GenerationRequest {
+  Tensor pixelValues; // F32 [3, S, S]
+  std::string question;
+};
+
+/// Greedy decoding: each row holds the generation prompt, padded to the
+/// artifact's length; every round runs `forward` on the whole batch, takes
+/// the argmax of the logits at each row's last real position and appends
+/// it (token type 1, attended), until <eos>, `maxNewTokens` or the end of
+/// the row. Requests are processed `shapes.batch` at a time; unused rows of
+/// the last batch repeat the first request. Returns the decoded answers.
+std::vector<std::string>
+generateAnswers(Session &session, const ModelIO &io,
+                const std::vector<GenerationRequest> &requests,
+                int64_t maxNewTokens);
+
+} // namespace pgc::train

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# pgc compile && pgc run on a micro PaliGemma: a run stopped and resumed (at a step, and by Ctrl-C) ends bit for bit
+# where an uninterrupted run does; SIGKILL during checkpoint writes never leaves a checkpoint unreadable; bad runs end
+# with one error line and exit code 1; pgc generate answers from a checkpoint.
+# Usage: run-train.sh PGC_SOURCE_DIR PGC_BINARY_DIR WORK_DIR
+set -u
+src=$1 bin=$2 work=$3
+pgc=$bin/pgc
+rm -rf "$work" && mkdir -p "$work"
+failures=0
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+ok() { echo "ok   $*"; }
+
+"$pgc" data synth-vqa --out "$work/data" --train 40 --val 8 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
+# 16 px images, 8 px patches: 4 image tokens. Vocabulary and <image> id as synth-vqa's tokenizer.json says.
+/usr/bin/python3 - "$work/data/tokenizer.json" "$work/micro.json" <<'PY'
+import json, sys
+tok = json.load(open(sys.argv[1]))
+config = {"image_token_index": tok["image_token_id"], "projection_dim": 32,
+          "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                            "num_attention_heads": 2, "image_size": 16, "patch_size": 8},
+          "text_config": {"vocab_size": tok["model_vocab_size"], "hidden_size": 32, "intermediate_size": 64,
+                          "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+                          "head_dim": 16}}
+json.dump(config, open(sys.argv[2], "w"))
+PY
+"$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
+  --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
+  || { cat "$work/compile.log"; echo "compile failed"; exit 1; }
+grep -q "apply_update" "$work/compile.log" && ok "compile: $(grep '^plan:' "$work/compile.log")" \
+  || fail "compile: no plan line with apply_update"
+
+common=(--data "$work/data" --init random --seed 3 --init-std 0.1 --lr 3e-3 --warmup-steps 2
+        --grad-accum 2 --logging-steps 1 --max-new-tokens 3)
+short=("${common[@]}" --max-steps 8)
+
+# compare_runs NAME DIR_A DIR_B [STEP]: same final weights and optimizer state (bytes) and the same logged curve.
+compare_runs() {
+  local name=$1 a=$2 b=$3 last=${4:-8} f
+  for f in model.safetensors optimizer.safetensors; do
+    if ! cmp -s "$a/checkpoint-$last/$f" "$b/checkpoint-$last/$f"; then fail "$name: $f differs"; return; fi
+  done
+  if ! /usr/bin/python3 - "$a/metrics.jsonl" "$b/metrics.jsonl" <<'PY'
+import json, sys
+keys = ("step", "epoch", "loss", "lr", "grad_norm", "eval_loss", "eval_accuracy")
+def curve(path):
+    return [tuple(r.get(k) for k in keys) for r in map(json.loads, open(path))]
+a, b = curve(sys.argv[1]), curve(sys.argv[2])
+sys.exit(0 if a == b and len(a) >= 9 else 1)
+PY
+  then fail "$name: metrics.jsonl curves differ"; return; fi
+  ok "$name: same weights, optimizer state and loss curve as the uninterrupted run"
+}
+
+"$pgc" run "$work/step.pgc" "${short[@]}" --save-steps 3 --output-dir "$work/full" > "$work/full.log" 2>&1 \
+  || { cat "$work/full.log"; echo "uninterrupted run failed"; exit 1; }
+ls "$work/full" | grep -qx checkpoint-8 && ls "$work/full" | grep -qx checkpoint-6 \
+  && ok "checkpoints every 3 steps and at the end: $(ls "$work/full" | tr '\n' ' ')" \
+  || fail "checkpoints: $(ls "$work/full")"
+
+# Stopped after step 4 (between two saves), resumed.
+"$pgc" run "$work/step.pgc" "${short[@]}" --save-steps 3 --output-dir "$work/split" --stop-at-step 4 > "$work/split1.log" 2>&1 \
+  || fail "stop at step 4: $(tail -1 "$work/split1.log")"
+"$pgc" run "$work/step.pgc" "${short[@]}" --save-steps 3 --resume "$work/split" > "$work/split2.log" 2>&1 \
+  || fail "resume: $(tail -1 "$work/split2.log")"
+grep -q "resuming from .*checkpoint-4 at step 4" "$work/split2.log" || fail "resume did not start at step 4"
+compare_runs "stop at 4 + resume" "$work/full" "$work/split"
+
+# --save-total-limit keeps the newest checkpoints only.
+"$pgc" run "$work/step.pgc" "${short[@]}" --save-steps 1 --save-total-limit 2 --output-dir "$work/rot" \
+  > "$work/rot.log" 2>&1 || fail "rotation run: $(tail -1 "$work/rot.log")"
+[[ $(ls "$work/rot" | grep checkpoint- | tr '\n' ' ') == "checkpoint-7 checkpoint-8 " ]] \
+  && ok "save-total-limit 2 keeps checkpoint-7 and -8" || fail "rotation left: $(ls "$work/rot")"
+
+# Ctrl-C: a 60-step run interrupted after a few steps, then resumed, against an uninterrupted 60-step run.
+medium=("${common[@]}" --max-steps 60 --save-steps 0)
+"$pgc" run "$work/step.pgc" "${medium[@]}" --output-dir "$work/full60" > "$work/full60.log" 2>&1 \
+  || fail "60-step run: $(tail -1 "$work/full60.log")"
+"$pgc" run "$work/step.pgc" "${medium[@]}" --output-dir "$work/int" > "$work/int.log" 2>&1 &
+pid=$!
+for _ in $(seq 300); do grep -q "^step 3/" "$work/int.log" 2>/dev/null && break; sleep 0.02; done
+kill -INT $pid; wait $pid; code=$?
+step=$(sed -n 's/^interrupted at step \([0-9]*\).*/\1/p' "$work/int.log")
+if [[ $code == 130 && -n $step && $step -lt 60 && -f "$work/int/checkpoint-$step/trainer_state.json" ]]; then
+  ok "Ctrl-C after step $step: checkpoint-$step saved, exit 130"
+  "$pgc" run "$work/step.pgc" "${medium[@]}" --resume "$work/int" > "$work/int2.log" 2>&1 \
+    || fail "resume after Ctrl-C: $(tail -1 "$work/int2.log")"
+  compare_runs "Ctrl-C at step $step + resume" "$work/full60" "$work/int" 60
+else
+  fail "Ctrl-C: exit $code, step '$step': $(tail -1 "$work/int.log")"
+fi
+
+# SIGKILL at arbitrary moments of a run that saves after every step: every checkpoint left must be readable.
+check_readable() {
+  /usr/bin/python3 - "$1" <<'PY'
+import json, os, struct, sys
+root = sys.argv[1]
+for name in sorted(os.listdir(root)):
+    path = os.path.join(root, name)
+    if not name.startswith("checkpoint-"):
+        continue
+    state = json.load(open(os.path.join(path, "trainer_state.json")))
+    for f in ("model.safetensors", "optimizer.safetensors"):
+        data = open(os.path.join(path, f), "rb").read()
+        n = struct.unpack("<Q", data[:8])[0]
+        header = json.loads(data[8:8 + n])
+        end = max(v["data_offsets"][1] for k, v in header.items() if k != "__metadata__")
+        assert 8 + n + end == len(data), (path, f)
+    assert state["global_step"] == int(name.split("-")[1]), path
+PY
+}
+killed_ok=1 mid_save=0
+for delay in 0.3 0.45 0.6 0.75 0.9 1.05; do
+  "$pgc" run "$work/step.pgc" "${common[@]}" --max-steps 400 --save-steps 1 --save-total-limit 3 \
+    --output-dir "$work/kill" $( [[ -d $work/kill ]] && ls "$work/kill" | grep -q checkpoint- && echo --resume "$work/kill") \
+    > "$work/kill.log" 2>&1 &
+  pid=$!
+  sleep $delay
+  kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+  ls -a "$work/kill" 2>/dev/null | grep -q '^\.checkpoint-tmp-' && mid_save=$((mid_save + 1))
+  check_readable "$work/kill" || { killed_ok=0; fail "SIGKILL after ${delay}s left an unreadable checkpoint"; break; }
+done
+[[ $killed_ok == 1 ]] && ok "SIGKILL during runs saving every step: $(ls "$work/kill" | grep -c checkpoint-) readable checkpoints left ($mid_save of 6 kills hit a save), newest $(ls "$work/kill" | grep checkpoint- | sort -t- -k2 -n | tail -1)"
+
+# pgc generate from a checkpoint folder (it carries the tokenizer).
+answer=$("$pgc" generate "$work/step.pgc" --weights "$work/full/checkpoint-8" --image "$work/data/validation/000000.png" \
+  --prompt "answer what color is the circle?" --max-new-tokens 3 2>&1)
+[[ $? == 0 ]] && ok "generate: '$answer'" || fail "generate: $answer"
+
+# Bad runs: one line, exit code 1.
+expect_failure() {
+  local name=$1 pattern=$2
+  shift 2
+  local err code lines
+  err=$("$@" 2>&1 >/dev/null); code=$?
+  lines=$(printf '%s\n' "$err" | grep -c .)
+  if [[ $code != 1 ]]; then fail "$name: exit code $code: $err"
+  elif [[ $lines != 1 ]]; then fail "$name: $lines lines: $err"
+  elif ! grep -qF -- "$pattern" <<<"$err"; then fail "$name: error does not mention '$pattern': $err"
+  else ok "$name: $err"; fi
+}
+base=(--init random --seed 3 --max-steps 2 --logging-steps 1)
+expect_failure missing-data "--data $work/nope: no such folder" \
+  "$pgc" run "$work/step.pgc" --data "$work/nope" "${base[@]}" --output-dir "$work/e1"
+mkdir -p "$work/empty" && : > "$work/empty/metadata.jsonl" && cp "$work/data/tokenizer."* "$work/empty/"
+expect_failure no-rows "metadata.jsonl" "$pgc" run "$work/step.pgc" --data "$work/empty" "${base[@]}" --output-dir "$work/e2"
+: > "$work/afile"
+expect_failure unwritable-output "$work/afile/out" \
+  "$pgc" run "$work/step.pgc" --data "$work/data" "${base[@]}" --output-dir "$work/afile/out"
+# Weights: a tensor with another shape, a tensor missing, a NaN (the loss of step 1 is NaN).
+/usr/bin/python3 - "$work/full/checkpoint-8/model.safetensors" "$work" <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n]); body = data[8 + n:]
+def write(path, header, body):
+    text = json.dumps(header).encode(); text += b" " * ((8 - len(text) % 8) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(text)) + text + body)
+name = "multi_modal_projector.linear.weight"
+h = dict(header); e = dict(h[name]); e["shape"] = e["shape"][::-1] if e["shape"][0] != e["shape"][1] else [1, e["shape"][0] * e["shape"][1]]
+h[name] = e; write(sys.argv[2] + "/shape.safetensors", h, body)
+h = dict(header); del h[name]; write(sys.argv[2] + "/missing.safetensors", h, body)
+b = bytearray(body); s, t = header["language_model.model.norm.weight"]["data_offsets"]
+b[s:t] = struct.pack("<f", float("nan")) * ((t - s) // 4); write(sys.argv[2] + "/nan.safetensors", header, bytes(b))
+PY
+wbase=(--max-steps 2 --logging-steps 1)
+expect_failure weights-shape "multi_modal_projector.linear.weight" \
+  "$pgc" run "$work/step.pgc" --data "$work/data" --weights "$work/shape.safetensors" "${wbase[@]}" --output-dir "$work/e3"
+expect_failure weights-missing "multi_modal_projector.linear.weight" \
+  "$pgc" run "$work/step.pgc" --data "$work/data" --weights "$work/missing.safetensors" "${wbase[@]}" --output-dir "$work/e4"
+expect_failure nan-loss "step 1: the loss is nan" \
+  "$pgc" run "$work/step.pgc" --data "$work/data" --weights "$work/nan.safetensors" "${wbase[@]}" --output-dir "$work/e5"
+expect_failure no-weights "give --weights" \
+  "$pgc" run "$work/step.pgc" --data "$work/data" "${wbase[@]}" --output-dir "$work/e6"
+
+[[ $failures == 0 ]] && echo "all run checks passed" || echo "$failures run checks failed"
+exit $((failures > 0))

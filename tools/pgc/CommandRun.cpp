@@ -1,0 +1,551 @@
+// `pgc run STEP.pgc --data DIR ...`: fine-tunes a compiled PaliGemma step on an
+// imagefolder VQA set, with Trainer-like options, logs, evaluation and
+// resumable checkpoints.
+#include "tools/pgc/Commands.h"
+
+#include "runtime/data/DataLoader.h"
+#include "runtime/data/Image.h"
+#include "runtime/support/Error.h"
+#include "runtime/train/CheckpointStore.h"
+#include "runtime/train/Evaluation.h"
+#include "runtime/train/Generation.h"
+#include "runtime/train/Metrics.h"
+#include "runtime/train/Trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fmt/format.h>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace pgc::cli {
+namespace {
+
+struct RunOptions {
+  std::string artifact;
+  std::string data;
+  std::string valData;
+  std::string tokenizer;
+  std::string weights;
+  std::string init;
+  uint64_t seed = 0;
+  double initStd = 0;
+  int64_t epochs = 3;
+  int64_t maxSteps = -1;
+  train::AdamWSettings adam;
+  int64_t warmupSteps = 0;
+  std::string scheduler = "linear";
+  int64_t gradAccum = 1;
+  int64_t loggingSteps = 10;
+  int64_t evalSteps = 0;
+  bool evalAtStart = false;
+  int64_t maxEvalSamples = 0;
+  int64_t maxNewTokens = 8;
+  int64_t saveSteps = 500;
+  int64_t saveTotalLimit = 0;
+  std::string outputDir;
+  std::string resume;
+  int64_t stopAtStep = -1;
+  int workers = 1;
+};
+RunOptions options;
+
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void onInterrupt(int) { interrupted = 1; }
+
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The training and validation sets: DIR/train (+ DIR/validation) as synth-vqa
+// writes them, or DIR itself holding metadata.jsonl.
+struct RunData {
+  VqaDataset train;
+  std::optional<VqaDataset> validation;
+};
+
+RunData openData(const VqaColumns &columns) {
+  if (!fs::is_directory(options.data))
+    fail("--data {}: no such folder", options.data);
+  fs::path root(options.data);
+  RunData data;
+  if (fs::is_regular_file(root / "metadata.jsonl")) {
+    data.train = VqaDataset::openImageFolder(root.string(), columns);
+  } else if (fs::is_regular_file(root / "train" / "metadata.jsonl")) {
+    data.train =
+        VqaDataset::openImageFolder((root / "train").string(), columns);
+    for (const char *name : {"validation", "val", "test"})
+      if (options.valData.empty() &&
+          fs::is_regular_file(root / name / "metadata.jsonl")) {
+        data.validation =
+            VqaDataset::openImageFolder((root / name).string(), columns);
+        break;
+      }
+  } else {
+    fail("--data {}: no metadata.jsonl and no train/metadata.jsonl",
+         options.data);
+  }
+  if (!options.valData.empty()) {
+    if (!fs::is_directory(options.valData))
+      fail("--val-data {}: no such folder", options.valData);
+    data.validation = VqaDataset::openImageFolder(options.valData, columns);
+  }
+  return data;
+}
+
+TensorMap modelInputs(const Batch &batch) {
+  return {{"pixel_values", batch.pixelValues},
+          {"input_ids", batch.inputIds},
+          {"attention_mask", batch.attentionMask},
+          {"token_type_ids", batch.tokenTypeIds},
+          {"labels", batch.labels}};
+}
+
+struct EvalResult {
+  double loss = NAN;
+  train::AccuracyTally tally;
+  std::vector<std::string> samples; // a few "question -> prediction (answer)"
+};
+
+// Loss over the full batches of the validation set, then greedy answers for
+// every example (or the first maxEvalSamples).
+EvalResult evaluate(Session &session, const train::ModelIO &io,
+                    const VqaDataset &validation) {
+  EvalResult result;
+  size_t count = validation.size();
+  if (options.maxEvalSamples > 0)
+    count = std::min(count, static_cast<size_t>(options.maxEvalSamples));
+  const size_t B = static_cast<size_t>(io.shapes.batch);
+  double lossSum = 0;
+  size_t batches = 0;
+  for (size_t first = 0; first + B <= count; first += B) {
+    std::vector<const VqaExample *> rows;
+    for (size_t i = first; i < first + B; ++i)
+      rows.push_back(&validation[i]);
+    Batch batch = io.processor.collate(rows);
+    lossSum += session.run("forward", modelInputs(batch)).at("loss").at(0);
+    ++batches;
+  }
+  if (batches)
+    result.loss = lossSum / static_cast<double>(batches);
+  std::vector<train::GenerationRequest> requests;
+  for (size_t i = 0; i < count; ++i) {
+    const VqaExample &example = validation[i];
+    RgbImage image;
+    try {
+      image = decodeImageFile(example.imagePath);
+    } catch (const Error &e) {
+      fail("{}: {}", example.source, e.what());
+    }
+    requests.push_back({io.processor.pixelValues(image), example.question});
+  }
+  std::vector<std::string> answers =
+      train::generateAnswers(session, io, requests, options.maxNewTokens);
+  for (size_t i = 0; i < count; ++i) {
+    const VqaExample &example = validation[i];
+    result.tally.add(answers[i], example.answer, example.answers);
+    if (result.samples.size() < 3)
+      result.samples.push_back(fmt::format("{} -> '{}' (reference '{}')",
+                                           example.question, answers[i],
+                                           example.answer));
+  }
+  return result;
+}
+
+void reportEvaluation(const EvalResult &eval, int64_t step,
+                      train::MetricsLog &metrics) {
+  nlohmann::json record = {{"step", step},
+                           {"eval_loss", eval.loss},
+                           {"eval_accuracy", eval.tally.exactMatch()},
+                           {"eval_samples", eval.tally.examples}};
+  std::string vqa;
+  if (eval.tally.withAnswers) {
+    record["eval_vqa_accuracy"] = eval.tally.vqaAccuracy();
+    vqa = fmt::format("  vqa_accuracy {:.4f}", eval.tally.vqaAccuracy());
+  }
+  metrics.write(record);
+  fmt::print("eval step {}: loss {:.4f}  accuracy {:.4f}{}  ({} examples)\n",
+             step, eval.loss, eval.tally.exactMatch(), vqa,
+             eval.tally.examples);
+  for (const std::string &sample : eval.samples)
+    fmt::print("  {}\n", sample);
+  std::fflush(stdout);
+}
+
+// What the run's options say about how the parameters start.
+train::RunState initialState() {
+  train::RunState state;
+  state.dataSeed = options.seed;
+  if (!options.weights.empty()) {
+    if (!options.init.empty())
+      fail("give either --weights or --init random, not both");
+    state.initWeights = options.weights;
+  } else if (options.init == "random") {
+    state.initSeed = options.seed;
+    state.initStd = options.initStd;
+  } else if (options.init.empty()) {
+    fail("give --weights DIR_OR_FILE or --init random --seed S");
+  } else {
+    fail("--init '{}': the only initialisation is 'random'", options.init);
+  }
+  return state;
+}
+
+void checkOptions() {
+  if (options.epochs < 1 && options.maxSteps < 1)
+    fail("--epochs must be >= 1 (or give --max-steps)");
+  if (options.loggingSteps < 1)
+    fail("--logging-steps must be >= 1, got {}", options.loggingSteps);
+  if (options.saveSteps < 0 || options.evalSteps < 0)
+    fail("--save-steps and --eval-steps must be >= 0");
+  if (options.scheduler != "linear" &&
+      options.scheduler != "constant_with_warmup")
+    fail("--lr-scheduler '{}': use linear or constant_with_warmup",
+         options.scheduler);
+  if (options.maxNewTokens < 1)
+    fail("--max-new-tokens must be >= 1, got {}", options.maxNewTokens);
+  if (options.outputDir.empty())
+    options.outputDir = options.resume;
+  if (options.outputDir.empty())
+    fail("give --output-dir DIR (or --resume DIR)");
+  if (!options.resume.empty() && options.resume != options.outputDir)
+    fail("--resume {} and --output-dir {} differ: a run resumes in its own "
+         "output folder",
+         options.resume, options.outputDir);
+}
+
+// Token rows are laid out up front (cheap: no images) to report the longest
+// example and warn about prompts the sequence length cuts.
+void checkLengths(const train::ModelIO &io, const VqaDataset &dataset) {
+  int64_t longest = 0, truncated = 0;
+  std::string firstTruncated;
+  for (const VqaExample &example : dataset.examples()) {
+    EncodedText text = io.processor.encodeText(example.question, example.answer,
+                                               example.source);
+    int64_t length = 0;
+    for (int64_t mask : text.attentionMask)
+      length += mask;
+    longest = std::max(longest, length + text.droppedPromptTokens);
+    if (text.droppedPromptTokens > 0 && truncated++ == 0)
+      firstTruncated = example.source;
+  }
+  fmt::print("{}: longest example {} tokens, the artifact holds {}\n",
+             dataset.name(), longest, io.shapes.seqLen);
+  if (truncated)
+    fmt::print(stderr,
+               "pgc: warning: {}: {} examples lose prompt tokens (first: {}); "
+               "compile with --seq-len {}\n",
+               dataset.name(), truncated, firstTruncated, longest);
+}
+
+// Creates the output folder and proves it writable before any work.
+void prepareOutputDir() {
+  std::error_code ec;
+  fs::create_directories(options.outputDir, ec);
+  if (ec || !fs::is_directory(options.outputDir))
+    fail("--output-dir {}: cannot create: {}", options.outputDir,
+         ec ? ec.message() : "not a folder");
+  if (::access(options.outputDir.c_str(), W_OK) != 0)
+    fail("--output-dir {}: not writable", options.outputDir);
+  train::removeIncompleteCheckpoints(options.outputDir);
+}
+
+int run() {
+  auto wallStart = Clock::now();
+  checkOptions();
+  if (!fs::is_directory(options.data))
+    fail("--data {}: no such folder", options.data);
+  train::RunState state = initialState();
+  std::string resumeFrom;
+  if (!options.resume.empty()) {
+    std::vector<std::string> saved = train::listCheckpoints(options.resume);
+    if (saved.empty())
+      fail("--resume {}: no checkpoint-N folder with trainer_state.json",
+           options.resume);
+    resumeFrom = saved.back();
+    train::RunState resumed = train::readRunState(resumeFrom);
+    if (resumed.initWeights != state.initWeights ||
+        resumed.initSeed != state.initSeed ||
+        resumed.initStd != state.initStd || resumed.dataSeed != state.dataSeed)
+      fail("--resume {}: the checkpoint was made with other --weights/--init/"
+           "--seed/--init-std options",
+           resumeFrom);
+    state = resumed;
+  }
+
+  Plan plan = readArtifact(options.artifact);
+  train::setNormalInitStd(plan, state.initStd);
+  Session session(std::move(plan));
+  std::string tokenizer = options.tokenizer;
+  if (tokenizer.empty() && fs::is_directory(options.data))
+    tokenizer = train::findTokenizerFor(options.data);
+  if (tokenizer.empty())
+    fail("--data {}: no tokenizer.model in it or its parent: give "
+         "--tokenizer FILE",
+         options.data);
+  train::ModelIO io =
+      train::setUpModelIO(session.plan(), options.artifact, tokenizer);
+  std::vector<std::string> tokenizerFiles;
+  fs::path tokenizerDir = fs::is_directory(tokenizer)
+                              ? fs::path(tokenizer)
+                              : fs::path(tokenizer).parent_path();
+  for (const char *name : {"tokenizer.model", "tokenizer.json"})
+    if (fs::is_regular_file(tokenizerDir / name))
+      tokenizerFiles.push_back((tokenizerDir / name).string());
+  RunData data = openData(io.columns);
+  const int64_t B = io.shapes.batch;
+  if (static_cast<int64_t>(data.train.size()) < B)
+    fail("--data {}: {} training examples, fewer than the artifact's batch "
+         "size {}",
+         options.data, data.train.size(), B);
+  checkLengths(io, data.train);
+  if (data.validation)
+    checkLengths(io, *data.validation);
+  prepareOutputDir();
+
+  train::TrainingConfig config;
+  config.optimizer = options.adam;
+  config.gradientAccumulationSteps = options.gradAccum;
+  config.warmupSteps = options.warmupSteps;
+  config.decayAfterWarmup = options.scheduler == "linear";
+  const int64_t batchesPerEpoch = static_cast<int64_t>(data.train.size()) / B;
+  config.totalSteps =
+      options.maxSteps > 0
+          ? options.maxSteps
+          : options.epochs *
+                std::max<int64_t>(1, batchesPerEpoch / options.gradAccum);
+  train::Trainer trainer(session, config);
+
+  train::initializeModel(session, state, [](const std::string &message) {
+    fmt::print(stderr, "pgc: warning: {}\n", message);
+  });
+  if (!resumeFrom.empty()) {
+    train::restoreCheckpoint(resumeFrom, session);
+    trainer.setStep(state.step);
+  }
+  train::MetricsLog metrics(
+      (fs::path(options.outputDir) / "metrics.jsonl").string(),
+      resumeFrom.empty() ? -1 : state.step);
+
+  std::vector<std::string> trainable = train::trainableParameters(session);
+  int64_t trainableCount = 0;
+  for (const std::string &name : trainable)
+    trainableCount += session.parameter(name).numel();
+  fmt::print("{}: batch {}, sequence {} ({} image tokens), {} trainable "
+             "parameters in {} tensors\n",
+             options.artifact, B, io.shapes.seqLen, io.shapes.imageSeqLength,
+             trainableCount, trainable.size());
+  fmt::print("data: {} training examples ({} batches per epoch){}; {} "
+             "optimizer steps of {} x {} examples\n",
+             data.train.size(), batchesPerEpoch,
+             data.validation
+                 ? fmt::format(", {} validation", data.validation->size())
+                 : "",
+             config.totalSteps, options.gradAccum, B);
+  if (!resumeFrom.empty())
+    fmt::print("resuming from {} at step {}\n", resumeFrom, state.step);
+  if (data.validation) {
+    double prior = train::questionOnlyPrior(data.train, *data.validation);
+    fmt::print("question-only prior (majority training answer per question): "
+               "{:.4f}\n",
+               prior);
+  }
+  std::fflush(stdout);
+
+  if (data.validation && options.evalAtStart && resumeFrom.empty())
+    reportEvaluation(evaluate(session, io, *data.validation), 0, metrics);
+
+  DataLoaderOptions loaderOptions;
+  loaderOptions.batchSize = B;
+  loaderOptions.seed = state.dataSeed;
+  loaderOptions.workers = options.workers;
+  loaderOptions.start = {state.microBatches / batchesPerEpoch,
+                         state.microBatches % batchesPerEpoch};
+  DataLoader loader(data.train, io.processor.collateFunction(), loaderOptions);
+
+  struct sigaction action = {};
+  action.sa_handler = onInterrupt;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+
+  int64_t lastSaved = resumeFrom.empty() ? -1 : state.step;
+  auto save = [&] {
+    if (lastSaved == trainer.step())
+      return;
+    std::string dir = train::saveCheckpoint(options.outputDir, session, state,
+                                            tokenizerFiles);
+    train::rotateCheckpoints(options.outputDir, options.saveTotalLimit);
+    lastSaved = trainer.step();
+    fmt::print("saved {}\n", dir);
+    std::fflush(stdout);
+  };
+
+  double lossSince = 0;
+  int64_t stepsSince = 0;
+  auto logStart = Clock::now();
+  auto trainStart = Clock::now();
+  int64_t stepsThisRun = 0;
+  while (trainer.step() < config.totalSteps) {
+    if (interrupted || trainer.step() == options.stopAtStep) {
+      save();
+      fmt::print("{} at step {}: checkpoint saved; continue with --resume "
+                 "{}\n",
+                 interrupted ? "interrupted" : "stopped", trainer.step(),
+                 options.outputDir);
+      return interrupted ? 130 : 0;
+    }
+    double loss = 0;
+    for (int64_t micro = 0; micro < options.gradAccum; ++micro) {
+      std::optional<Batch> batch = loader.next();
+      if (!batch)
+        fail("data loader: ran out of batches at step {}", trainer.step() + 1);
+      double microLoss =
+          trainer.trainStep(modelInputs(*batch)).at("loss").at(0);
+      if (!std::isfinite(microLoss))
+        fail("step {}: the loss is {} (batch {} of epoch {}); lower --lr or "
+             "check the weights",
+             trainer.step() + 1, microLoss, batch->position.batchIndex,
+             batch->position.epoch);
+      loss += microLoss / static_cast<double>(options.gradAccum);
+      ++state.microBatches;
+    }
+    train::UpdateReport report = trainer.applyUpdate();
+    if (!std::isfinite(report.gradNorm))
+      fail("step {}: the gradient norm is {}", report.step, report.gradNorm);
+    state.step = report.step;
+    state.epoch = static_cast<double>(state.microBatches) /
+                  static_cast<double>(batchesPerEpoch);
+    state.loader = loader.position();
+    ++stepsThisRun;
+    lossSince += loss;
+    ++stepsSince;
+    if (report.step % options.loggingSteps == 0 ||
+        report.step == config.totalSteps) {
+      double seconds = secondsSince(logStart);
+      double samples = static_cast<double>(stepsSince * options.gradAccum * B);
+      double meanLoss = lossSince / static_cast<double>(stepsSince);
+      metrics.write({{"step", report.step},
+                     {"epoch", state.epoch},
+                     {"loss", meanLoss},
+                     {"lr", report.learningRate},
+                     {"grad_norm", report.gradNorm},
+                     {"samples_per_s", samples / seconds}});
+      fmt::print("step {}/{}  epoch {:.2f}  loss {:.4f}  lr {:.3g}  "
+                 "grad_norm {:.3f}  {:.1f} samples/s  {:.3f} s/step\n",
+                 report.step, config.totalSteps, state.epoch, meanLoss,
+                 report.learningRate, report.gradNorm, samples / seconds,
+                 seconds / static_cast<double>(stepsSince));
+      std::fflush(stdout);
+      lossSince = 0;
+      stepsSince = 0;
+      logStart = Clock::now();
+    }
+    if (data.validation && options.evalSteps > 0 &&
+        report.step % options.evalSteps == 0 &&
+        report.step != config.totalSteps)
+      reportEvaluation(evaluate(session, io, *data.validation), report.step,
+                       metrics);
+    if (options.saveSteps > 0 && report.step % options.saveSteps == 0)
+      save();
+  }
+  double trainSeconds = secondsSince(trainStart);
+  if (data.validation)
+    reportEvaluation(evaluate(session, io, *data.validation), trainer.step(),
+                     metrics);
+  save();
+  fmt::print("done: {} steps in {:.1f} s of training ({:.3f} s/step), {:.1f} "
+             "s in all\n",
+             stepsThisRun, trainSeconds,
+             stepsThisRun ? trainSeconds / static_cast<double>(stepsThisRun)
+                          : 0.0,
+             secondsSince(wallStart));
+  return 0;
+}
+
+CommandAction registerRun(CLI::App &app) {
+  CLI::App *sub = app.add_subcommand(
+      "run", "Fine-tune a compiled step (pgc compile --train) on a VQA "
+             "imagefolder set");
+  sub->add_option("file", options.artifact, "The .pgc artifact")->required();
+  sub->add_option("--data", options.data,
+                  "Training set: a folder with metadata.jsonl, or with "
+                  "train/ (and validation/)")
+      ->required();
+  sub->add_option("--val-data", options.valData, "Validation set folder");
+  sub->add_option("--tokenizer", options.tokenizer,
+                  "tokenizer.model (default: the data folder's or its "
+                  "parent's)");
+  sub->add_option("--weights", options.weights,
+                  "Initial weights: safetensors file, index.json, HF folder "
+                  "or a pgc run checkpoint");
+  sub->add_option("--init", options.init, "'random': initialise from --seed");
+  sub->add_option("--seed", options.seed,
+                  "Seed of random initialisation and data shuffling")
+      ->capture_default_str();
+  sub->add_option("--init-std", options.initStd,
+                  "With --init random: std of every normal initialiser "
+                  "(default: the model's)");
+  sub->add_option("--epochs", options.epochs, "Epochs")->capture_default_str();
+  sub->add_option("--max-steps", options.maxSteps,
+                  "Optimizer steps in all (overrides --epochs)");
+  sub->add_option("--lr", options.adam.learningRate, "Peak learning rate")
+      ->default_val(2e-5);
+  sub->add_option("--warmup-steps", options.warmupSteps, "Linear warm-up")
+      ->capture_default_str();
+  sub->add_option("--lr-scheduler", options.scheduler,
+                  "linear (decay to 0 at the last step) or "
+                  "constant_with_warmup")
+      ->capture_default_str();
+  sub->add_option("--weight-decay", options.adam.weightDecay, "AdamW decay")
+      ->capture_default_str();
+  sub->add_option("--adam-beta1", options.adam.beta1)->capture_default_str();
+  sub->add_option("--adam-beta2", options.adam.beta2)->capture_default_str();
+  sub->add_option("--adam-epsilon", options.adam.epsilon)
+      ->capture_default_str();
+  sub->add_option("--grad-accum", options.gradAccum,
+                  "Micro-batches per optimizer step")
+      ->capture_default_str();
+  sub->add_option("--max-grad-norm", options.adam.maxGradNorm,
+                  "Global-norm clipping (<= 0: off)")
+      ->capture_default_str();
+  sub->add_option("--logging-steps", options.loggingSteps)
+      ->capture_default_str();
+  sub->add_option("--eval-steps", options.evalSteps,
+                  "Evaluate every N steps (0: only at the end)")
+      ->capture_default_str();
+  sub->add_flag("--eval-at-start", options.evalAtStart,
+                "Also evaluate before the first step");
+  sub->add_option("--max-eval-samples", options.maxEvalSamples,
+                  "Evaluate on the first N validation examples (0: all)");
+  sub->add_option("--max-new-tokens", options.maxNewTokens,
+                  "Longest generated answer")
+      ->capture_default_str();
+  sub->add_option("--save-steps", options.saveSteps,
+                  "Checkpoint every N steps (0: only at the end)")
+      ->capture_default_str();
+  sub->add_option("--save-total-limit", options.saveTotalLimit,
+                  "Keep only the newest N checkpoints (0: all)")
+      ->capture_default_str();
+  sub->add_option("--output-dir", options.outputDir,
+                  "Checkpoints and metrics.jsonl");
+  sub->add_option("--resume", options.resume,
+                  "Continue the run in this output folder from its newest "
+                  "checkpoint");
+  sub->add_option("--stop-at-step", options.stopAtStep,
+                  "Save and stop once this step is done, as Ctrl-C would");
+  sub->add_option("--workers", options.workers, "Data loader threads")
+      ->capture_default_str();
+  return [] { return run(); };
+}
+
+CommandRegistration registration(40, registerRun);
+
+} // namespace
+} // namespace pgc::cli
