@@ -8,6 +8,7 @@
 #include "runtime/support/Error.h"
 #include "runtime/train/CheckpointStore.h"
 #include "runtime/train/Evaluation.h"
+#include "runtime/train/EvaluationRun.h"
 #include "runtime/train/Generation.h"
 #include "runtime/train/Metrics.h"
 #include "runtime/train/Trainer.h"
@@ -100,66 +101,7 @@ RunData openData(const VqaColumns &columns) {
   return data;
 }
 
-TensorMap modelInputs(const Batch &batch) {
-  return {{"pixel_values", batch.pixelValues},
-          {"input_ids", batch.inputIds},
-          {"attention_mask", batch.attentionMask},
-          {"token_type_ids", batch.tokenTypeIds},
-          {"labels", batch.labels}};
-}
-
-struct EvalResult {
-  double loss = NAN;
-  train::AccuracyTally tally;
-  std::vector<std::string> samples; // a few "question -> prediction (answer)"
-};
-
-// Loss over the full batches of the validation set, then greedy answers for
-// every example (or the first maxEvalSamples).
-EvalResult evaluate(Session &session, const train::ModelIO &io,
-                    const VqaDataset &validation) {
-  EvalResult result;
-  size_t count = validation.size();
-  if (options.maxEvalSamples > 0)
-    count = std::min(count, static_cast<size_t>(options.maxEvalSamples));
-  const size_t B = static_cast<size_t>(io.shapes.batch);
-  double lossSum = 0;
-  size_t batches = 0;
-  for (size_t first = 0; first + B <= count; first += B) {
-    std::vector<const VqaExample *> rows;
-    for (size_t i = first; i < first + B; ++i)
-      rows.push_back(&validation[i]);
-    Batch batch = io.processor.collate(rows);
-    lossSum += session.run("forward", modelInputs(batch)).at("loss").at(0);
-    ++batches;
-  }
-  if (batches)
-    result.loss = lossSum / static_cast<double>(batches);
-  std::vector<train::GenerationRequest> requests;
-  for (size_t i = 0; i < count; ++i) {
-    const VqaExample &example = validation[i];
-    RgbImage image;
-    try {
-      image = decodeImageFile(example.imagePath);
-    } catch (const Error &e) {
-      fail("{}: {}", example.source, e.what());
-    }
-    requests.push_back({io.processor.pixelValues(image), example.question});
-  }
-  std::vector<std::string> answers =
-      train::generateAnswers(session, io, requests, options.maxNewTokens);
-  for (size_t i = 0; i < count; ++i) {
-    const VqaExample &example = validation[i];
-    result.tally.add(answers[i], example.answer, example.answers);
-    if (result.samples.size() < 3)
-      result.samples.push_back(fmt::format("{} -> '{}' (reference '{}')",
-                                           example.question, answers[i],
-                                           example.answer));
-  }
-  return result;
-}
-
-void reportEvaluation(const EvalResult &eval, int64_t step,
+void reportEvaluation(const train::EvalResult &eval, int64_t step,
                       train::MetricsLog &metrics) {
   nlohmann::json record = {{"step", step},
                            {"eval_loss", eval.loss},
@@ -360,7 +302,10 @@ int run() {
   std::fflush(stdout);
 
   if (data.validation && options.evalAtStart && resumeFrom.empty())
-    reportEvaluation(evaluate(session, io, *data.validation), 0, metrics);
+    reportEvaluation(train::evaluateVqa(session, io, *data.validation,
+                                        options.maxEvalSamples,
+                                        options.maxNewTokens),
+                     0, metrics);
 
   DataLoaderOptions loaderOptions;
   loaderOptions.batchSize = B;
@@ -407,7 +352,7 @@ int run() {
       if (!batch)
         fail("data loader: ran out of batches at step {}", trainer.step() + 1);
       double microLoss =
-          trainer.trainStep(modelInputs(*batch)).at("loss").at(0);
+          trainer.trainStep(train::modelInputs(*batch)).at("loss").at(0);
       if (!std::isfinite(microLoss))
         fail("step {}: the loss is {} (batch {} of epoch {}); lower --lr or "
              "check the weights",
@@ -450,15 +395,19 @@ int run() {
     if (data.validation && options.evalSteps > 0 &&
         report.step % options.evalSteps == 0 &&
         report.step != config.totalSteps)
-      reportEvaluation(evaluate(session, io, *data.validation), report.step,
-                       metrics);
+      reportEvaluation(train::evaluateVqa(session, io, *data.validation,
+                                          options.maxEvalSamples,
+                                          options.maxNewTokens),
+                       report.step, metrics);
     if (options.saveSteps > 0 && report.step % options.saveSteps == 0)
       save();
   }
   double trainSeconds = secondsSince(trainStart);
   if (data.validation)
-    reportEvaluation(evaluate(session, io, *data.validation), trainer.step(),
-                     metrics);
+    reportEvaluation(train::evaluateVqa(session, io, *data.validation,
+                                        options.maxEvalSamples,
+                                        options.maxNewTokens),
+                     trainer.step(), metrics);
   save();
   fmt::print("done: {} steps in {:.1f} s of training ({:.3f} s/step), {:.1f} "
              "s in all\n",

@@ -1,0 +1,64 @@
+// The evaluation loop of `pgc run`: loss batches, then generation and scoring.
+#include "runtime/train/EvaluationRun.h"
+
+#include "runtime/data/Image.h"
+#include "runtime/support/Error.h"
+
+#include <cmath>
+#include <fmt/format.h>
+
+namespace pgc::train {
+
+TensorMap modelInputs(const Batch &batch) {
+  return {{"pixel_values", batch.pixelValues},
+          {"input_ids", batch.inputIds},
+          {"attention_mask", batch.attentionMask},
+          {"token_type_ids", batch.tokenTypeIds},
+          {"labels", batch.labels}};
+}
+
+EvalResult evaluateVqa(Session &session, const ModelIO &io,
+                       const VqaDataset &validation, int64_t maxSamples,
+                       int64_t maxNewTokens) {
+  EvalResult result;
+  size_t count = validation.size();
+  if (maxSamples > 0)
+    count = std::min(count, static_cast<size_t>(maxSamples));
+  const size_t B = static_cast<size_t>(io.shapes.batch);
+  double lossSum = 0;
+  size_t batches = 0;
+  for (size_t first = 0; first + B <= count; first += B) {
+    std::vector<const VqaExample *> rows;
+    for (size_t i = first; i < first + B; ++i)
+      rows.push_back(&validation[i]);
+    Batch batch = io.processor.collate(rows);
+    lossSum += session.run("forward", modelInputs(batch)).at("loss").at(0);
+    ++batches;
+  }
+  result.loss = batches ? lossSum / static_cast<double>(batches) : NAN;
+
+  std::vector<GenerationRequest> requests;
+  for (size_t i = 0; i < count; ++i) {
+    const VqaExample &example = validation[i];
+    RgbImage image;
+    try {
+      image = decodeImageFile(example.imagePath);
+    } catch (const Error &e) {
+      fail("{}: {}", example.source, e.what());
+    }
+    requests.push_back({io.processor.pixelValues(image), example.question});
+  }
+  std::vector<std::string> answers =
+      generateAnswers(session, io, requests, maxNewTokens);
+  for (size_t i = 0; i < count; ++i) {
+    const VqaExample &example = validation[i];
+    result.tally.add(answers[i], example.answer, example.answers);
+    if (result.samples.size() < 3)
+      result.samples.push_back(fmt::format("{} -> '{}' (reference '{}')",
+                                           example.question, answers[i],
+                                           example.answer));
+  }
+  return result;
+}
+
+} // namespace pgc::train
