@@ -17,6 +17,25 @@ TensorMap modelInputs(const Batch &batch) {
           {"labels", batch.labels}};
 }
 
+namespace {
+
+// Untrained models answer with newlines and the like: keep the log one line
+// per sample.
+std::string printable(const std::string &text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n')
+      out += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20)
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else
+      out += c;
+  }
+  return out;
+}
+
+} // namespace
+
 EvalResult evaluateVqa(Session &session, const ModelIO &io,
                        const VqaDataset &validation, int64_t maxSamples,
                        int64_t maxNewTokens) {
@@ -54,9 +73,9 @@ EvalResult evaluateVqa(Session &session, const ModelIO &io,
     const VqaExample &example = validation[i];
     result.tally.add(answers[i], example.answer, example.answers);
     if (result.samples.size() < 3)
-      result.samples.push_back(fmt::format("{} -> '{}' (reference '{}')",
-                                           example.question, answers[i],
-                                           example.answer));
+      result.samples.push_back(
+          fmt::format("{} -> '{}' (reference '{}')", example.question,
+                      printable(answers[i]), example.answer));
   }
   return result;
 }
