@@ -72,6 +72,7 @@ EvalResult evaluateVqa(Session &session, const ModelIO &io,
   for (size_t i = 0; i < count; ++i) {
     const VqaExample &example = validation[i];
     result.tally.add(answers[i], example.answer, example.answers);
+    result.predictions.push_back(answers[i]);
     if (result.samples.size() < 3)
       result.samples.push_back(
           fmt::format("{} -> '{}' (reference '{}')", example.question,

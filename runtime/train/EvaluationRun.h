@@ -18,6 +18,8 @@ struct EvalResult {
   AccuracyTally tally;
   /// The first few "question -> 'prediction' (reference 'answer')".
   std::vector<std::string> samples;
+  /// One generated answer per evaluated example, in dataset order.
+  std::vector<std::string> predictions;
 };
 
 /// Loss of `forward` averaged over the full batches of the first

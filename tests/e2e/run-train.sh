@@ -90,6 +90,18 @@ else
   fail "Ctrl-C: exit $code, step '$step': $(tail -1 "$work/int.log")"
 fi
 
+# pgc generate from a checkpoint folder (it carries the tokenizer).
+# Its answer must be the one the batched evaluation of the same run generated for that example (rows of a batch are
+# independent, padding included).
+question=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["question"])' \
+  "$work/data/validation/metadata.jsonl")
+expected=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["prediction"])' \
+  "$work/full60/predictions-60.jsonl")
+answer=$("$pgc" generate "$work/step.pgc" --weights "$work/full60/checkpoint-60" --image "$work/data/validation/000000.png" \
+  --prompt "answer $question" --max-new-tokens 3 2>&1)
+if [[ $? == 0 && -n "$expected" && "$answer" == "$expected" ]]; then ok "generate: '$answer', as in predictions-60.jsonl"
+else fail "generate: '$answer', evaluation predicted '$expected'"; fi
+
 # SIGKILL at arbitrary moments of a run that saves after every step: every checkpoint left must be readable.
 check_readable() {
   /usr/bin/python3 - "$1" <<'PY'
@@ -109,23 +121,22 @@ for name in sorted(os.listdir(root)):
     assert state["global_step"] == int(name.split("-")[1]), path
 PY
 }
-killed_ok=1 mid_save=0
-for delay in 0.3 0.45 0.6 0.75 0.9 1.05; do
+killed_ok=1 mid_save=0 kills=0
+# Kill at random moments until 3 kills have landed inside a save (a temporary folder is left), at most 40 kills.
+while (( mid_save < 3 && kills < 40 )); do
+  resume=()
+  ls "$work/kill" 2>/dev/null | grep -q checkpoint- && resume=(--resume "$work/kill")
   "$pgc" run "$work/step.pgc" "${common[@]}" --max-steps 400 --save-steps 1 --save-total-limit 3 \
-    --output-dir "$work/kill" $( [[ -d $work/kill ]] && ls "$work/kill" | grep -q checkpoint- && echo --resume "$work/kill") \
-    > "$work/kill.log" 2>&1 &
+    --output-dir "$work/kill" "${resume[@]}" > "$work/kill.log" 2>&1 &
   pid=$!
-  sleep $delay
+  sleep "0.$((30 + RANDOM % 70))"
   kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+  kills=$((kills + 1))
   ls -a "$work/kill" 2>/dev/null | grep -q '^\.checkpoint-tmp-' && mid_save=$((mid_save + 1))
-  check_readable "$work/kill" || { killed_ok=0; fail "SIGKILL after ${delay}s left an unreadable checkpoint"; break; }
+  check_readable "$work/kill" || { killed_ok=0; fail "SIGKILL number $kills left an unreadable checkpoint"; break; }
 done
-[[ $killed_ok == 1 ]] && ok "SIGKILL during runs saving every step: $(ls "$work/kill" | grep -c checkpoint-) readable checkpoints left ($mid_save of 6 kills hit a save), newest $(ls "$work/kill" | grep checkpoint- | sort -t- -k2 -n | tail -1)"
-
-# pgc generate from a checkpoint folder (it carries the tokenizer).
-answer=$("$pgc" generate "$work/step.pgc" --weights "$work/full/checkpoint-8" --image "$work/data/validation/000000.png" \
-  --prompt "answer what color is the circle?" --max-new-tokens 3 2>&1)
-[[ $? == 0 ]] && ok "generate: '$answer'" || fail "generate: $answer"
+(( mid_save == 0 )) && { killed_ok=0; fail "SIGKILL: none of $kills kills landed inside a save"; }
+[[ $killed_ok == 1 ]] && ok "SIGKILL: $mid_save of $kills kills landed inside a save; every checkpoint left is readable, newest $(ls "$work/kill" | grep checkpoint- | sort -t- -k2 -n | tail -1)"
 
 # Bad runs: one line, exit code 1.
 expect_failure() {

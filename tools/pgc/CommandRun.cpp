@@ -6,6 +6,7 @@
 #include "runtime/data/DataLoader.h"
 #include "runtime/data/Image.h"
 #include "runtime/support/Error.h"
+#include "runtime/support/FileUtil.h"
 #include "runtime/train/CheckpointStore.h"
 #include "runtime/train/Evaluation.h"
 #include "runtime/train/EvaluationRun.h"
@@ -101,8 +102,22 @@ RunData openData(const VqaColumns &columns) {
   return data;
 }
 
-void reportEvaluation(const train::EvalResult &eval, int64_t step,
+void reportEvaluation(const train::EvalResult &eval,
+                      const VqaDataset &validation, int64_t step,
                       train::MetricsLog &metrics) {
+  // Every prediction, for inspection: predictions-<step>.jsonl.
+  std::string lines;
+  for (size_t i = 0; i < eval.predictions.size(); ++i)
+    lines += nlohmann::json{{"index", i},
+                            {"question", validation[i].question},
+                            {"prediction", eval.predictions[i]},
+                            {"answer", validation[i].answer}}
+                 .dump() +
+             "\n";
+  writeFileAtomically(
+      (fs::path(options.outputDir) / fmt::format("predictions-{}.jsonl", step))
+          .string(),
+      lines);
   nlohmann::json record = {{"step", step},
                            {"eval_loss", eval.loss},
                            {"eval_accuracy", eval.tally.exactMatch()},
@@ -301,11 +316,14 @@ int run() {
   }
   std::fflush(stdout);
 
-  if (data.validation && options.evalAtStart && resumeFrom.empty())
+  auto evaluateAndReport = [&](int64_t step) {
     reportEvaluation(train::evaluateVqa(session, io, *data.validation,
                                         options.maxEvalSamples,
                                         options.maxNewTokens),
-                     0, metrics);
+                     *data.validation, step, metrics);
+  };
+  if (data.validation && options.evalAtStart && resumeFrom.empty())
+    evaluateAndReport(0);
 
   DataLoaderOptions loaderOptions;
   loaderOptions.batchSize = B;
@@ -395,19 +413,13 @@ int run() {
     if (data.validation && options.evalSteps > 0 &&
         report.step % options.evalSteps == 0 &&
         report.step != config.totalSteps)
-      reportEvaluation(train::evaluateVqa(session, io, *data.validation,
-                                          options.maxEvalSamples,
-                                          options.maxNewTokens),
-                       report.step, metrics);
+      evaluateAndReport(report.step);
     if (options.saveSteps > 0 && report.step % options.saveSteps == 0)
       save();
   }
   double trainSeconds = secondsSince(trainStart);
   if (data.validation)
-    reportEvaluation(train::evaluateVqa(session, io, *data.validation,
-                                        options.maxEvalSamples,
-                                        options.maxNewTokens),
-                     trainer.step(), metrics);
+    evaluateAndReport(trainer.step());
   save();
   fmt::print("done: {} steps in {:.1f} s of training ({:.3f} s/step), {:.1f} "
              "s in all\n",
