@@ -66,6 +66,28 @@ ls "$work/full" | grep -qx checkpoint-8 && ls "$work/full" | grep -qx checkpoint
 grep -q "resuming from .*checkpoint-4 at step 4" "$work/split2.log" || fail "resume did not start at step 4"
 compare_runs "stop at 4 + resume" "$work/full" "$work/split"
 
+# A policy that freezes the vision tower (no --train: a policy with -o implies it): pg-freeze cuts the tower's
+# backward, checkpoints hold only the trainable tensors, and a resumed run still matches bit for bit.
+"$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/freeze-vision.yaml" \
+  --batch 4 --seq-len 32 --target cpu -o "$work/frozen.pgc" > "$work/frozen-compile.log" 2>&1 \
+  || fail "compile with freeze-vision: $(tail -1 "$work/frozen-compile.log")"
+grep -q "pg-freeze: vision_tower: backward ops [1-9][0-9]* -> 0," "$work/frozen-compile.log" \
+  && ok "freeze-vision: $(grep 'pg-freeze: vision_tower' "$work/frozen-compile.log" | sed 's/^ *//')" \
+  || fail "freeze-vision: no pg-freeze line removing the vision tower's backward"
+"$pgc" run "$work/frozen.pgc" "${short[@]}" --save-steps 0 --output-dir "$work/ffull" > "$work/ffull.log" 2>&1 \
+  || fail "frozen run: $(tail -1 "$work/ffull.log")"
+"$pgc" run "$work/frozen.pgc" "${short[@]}" --save-steps 0 --output-dir "$work/fsplit" --stop-at-step 5 \
+  > "$work/fsplit1.log" 2>&1 || fail "frozen stop at 5: $(tail -1 "$work/fsplit1.log")"
+"$pgc" run "$work/frozen.pgc" "${short[@]}" --save-steps 0 --resume "$work/fsplit" > "$work/fsplit2.log" 2>&1 \
+  || fail "frozen resume: $(tail -1 "$work/fsplit2.log")"
+/usr/bin/python3 - "$work/ffull/checkpoint-8/model.safetensors" <<'PY' && ok "frozen checkpoint holds no vision_tower tensor" || fail "frozen checkpoint holds vision_tower tensors"
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+names = [k for k in json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]]) if k != "__metadata__"]
+sys.exit(0 if names and not any(n.startswith("vision_tower.") for n in names) else 1)
+PY
+compare_runs "freeze-vision, stop at 5 + resume" "$work/ffull" "$work/fsplit"
+
 # --save-total-limit keeps the newest checkpoints only.
 "$pgc" run "$work/step.pgc" "${short[@]}" --save-steps 1 --save-total-limit 2 --output-dir "$work/rot" \
   > "$work/rot.log" 2>&1 || fail "rotation run: $(tail -1 "$work/rot.log")"

@@ -2,6 +2,7 @@
 // the artifact.
 #include "compiler/Driver/IRSummary.h"
 #include "compiler/Lowering/LowerToPlan.h"
+#include "compiler/Policy/Policy.h"
 #include "compiler/Policy/PolicySummary.h"
 #include "examples/Examples.h"
 #include "models/paligemma/PaliGemma.h"
@@ -66,6 +67,20 @@ void buildPaliGemma(pgc::dsl::ModuleBuilder &module,
   pgc::models::buildPaliGemmaForward(module, config, build);
 }
 
+// A freeze/train policy lets pg-autodiff differentiate every parameter and
+// pg-freeze cut what the policy freezes, so that its report shows what
+// freezing removed. With LoRA or NF4 (or a peft adapter_config.json) only
+// the adapters' paths are differentiated from the start.
+bool differentiateTrainableOnly(const std::string &policy) {
+  if (policy.empty())
+    return false;
+  llvm::StringRef path(policy);
+  if (!path.ends_with(".yaml") && !path.ends_with(".yml"))
+    return true;
+  pgc::Policy rules = pgc::Policy::fromYamlFile(policy);
+  return rules.lora().has_value() || rules.quantize().has_value();
+}
+
 // train_step (gradients into accumulators) and apply_update (AdamW) next to
 // forward, which stays for evaluation.
 void addTrainingFunctions(mlir::ModuleOp module,
@@ -74,7 +89,7 @@ void addTrainingFunctions(mlir::ModuleOp module,
     pgc::fail("--optim '{}' is not adamw_torch or adamw_hf", options.optim);
   mlir::PassManager pm(module.getContext());
   mlir::pg::PgAutodiffOptions autodiff;
-  autodiff.trainableOnly = !options.policy.empty();
+  autodiff.trainableOnly = differentiateTrainableOnly(options.policy);
   pm.addPass(mlir::pg::createPgAutodiff(autodiff));
   if (!options.policy.empty()) {
     // pg-freeze between the gradient and the optimizer: frozen parameters
@@ -170,7 +185,9 @@ int compile(const CompileOptions &options) {
     pgc::fail("model '{}' built invalid IR", options.model);
   if (!options.policy.empty())
     applyPolicy(module.module(), options);
-  if (options.train)
+  // A policy says what trains: an artifact compiled with one is a training
+  // step. Without -o (the policy report alone) no backward is built.
+  if (options.train || (!options.policy.empty() && !options.output.empty()))
     addTrainingFunctions(module.module(), options);
 
   std::string ir;
@@ -243,7 +260,7 @@ SubcommandAction registerCompile(CLI::App &app) {
       ->capture_default_str();
   sub->add_option("--policy", options.policy,
                   "Freeze/LoRA/NF4 policy: YAML (policies/*.yaml) or a peft "
-                  "adapter_config.json");
+                  "adapter_config.json; with -o it implies --train");
   sub->add_option("--target", options.target,
                   "Executor the artifact is for (cpu: the reference executor)")
       ->capture_default_str();
