@@ -518,3 +518,75 @@ func.func @f(%a: tensor<2xf32>) {
   %b = pg.add %s, %a : tensor<2xf32>
   return
 }
+
+// -----
+
+// Backward ops: gelu_tanh_grad keeps the input's type.
+func.func @f(%x: tensor<4xf32>, %g: tensor<4xbf16>) {
+  // expected-error @+1 {{all of {input, grad, result} have same type}}
+  %0 = "pg.gelu_tanh_grad"(%x, %g) : (tensor<4xf32>, tensor<4xbf16>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// softmax_grad takes the output and its gradient, of one type.
+func.func @f(%y: tensor<4xf32>, %g: tensor<5xf32>) {
+  // expected-error @+1 {{all of {output, grad, result} have same type}}
+  %0 = "pg.softmax_grad"(%y, %g) <{axis = 0 : i64}> : (tensor<4xf32>, tensor<5xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// layer_norm_grad's weight and bias gradients have the weight's type.
+func.func @f(%x: tensor<2x4xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{all of {weight, weight_grad, bias_grad} have same type}}
+  %0:3 = "pg.layer_norm_grad"(%x, %w, %x) <{epsilon = 1.0e-6 : f32}> : (tensor<2x4xf32>, tensor<4xf32>, tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<4xf32>, tensor<2xf32>)
+  return
+}
+
+// -----
+
+// rms_norm_grad's input gradient has the input's type.
+func.func @f(%x: tensor<2x4xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{all of {input, grad, input_grad} have same type}}
+  %0:2 = "pg.rms_norm_grad"(%x, %w, %x) <{epsilon = 1.0e-6 : f32}> : (tensor<2x4xf32>, tensor<4xf32>, tensor<2x4xf32>) -> (tensor<2x4xbf16>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+// rope_grad keeps the gradient's type.
+func.func @f(%g: tensor<1x1x2x4xf32>, %p: tensor<1x2xi64>) {
+  // expected-error @+1 {{all of {grad, result} have same type}}
+  %0 = "pg.rope_grad"(%g, %p) <{theta = 1.0e4 : f32}> : (tensor<1x1x2x4xf32>, tensor<1x2xi64>) -> tensor<1x1x2x4xf64>
+  return
+}
+
+// -----
+
+// attention_grad's key gradient has the key's type.
+func.func @f(%q: tensor<1x2x3x4xf32>, %k: tensor<1x1x3x4xf32>, %m: tensor<1x1x3x3xi1>) {
+  // expected-error @+1 {{all of {key, key_grad} have same type}}
+  %0:3 = "pg.attention_grad"(%q, %k, %k, %m, %q) <{scale = 0.5 : f32}> : (tensor<1x2x3x4xf32>, tensor<1x1x3x4xf32>, tensor<1x1x3x4xf32>, tensor<1x1x3x3xi1>, tensor<1x2x3x4xf32>) -> (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x1x3x4xf32>)
+  return
+}
+
+// -----
+
+// cross_entropy_grad returns the logits' type.
+func.func @f(%l: tensor<3x5xf32>, %y: tensor<3xi64>, %d: tensor<f32>) {
+  // expected-error @+1 {{all of {logits, result} have same type}}
+  %0 = "pg.cross_entropy_grad"(%l, %y, %d) <{ignore_index = -100 : i64}> : (tensor<3x5xf32>, tensor<3xi64>, tensor<f32>) -> tensor<5xf32>
+  return
+}
+
+// -----
+
+// scatter_add's gradient rows match [ids..., table row].
+func.func @f(%ids: tensor<2x3xi64>, %g: tensor<2x3x5xf32>) {
+  // expected-error @+1 {{grad must be [2, 3, 4] of 'f32' for ids [2, 3] and table [10, 4], got [2, 3, 5]}}
+  %0 = pg.scatter_add %ids, %g : tensor<2x3xi64>, tensor<2x3x5xf32> -> tensor<10x4xf32>
+  return
+}

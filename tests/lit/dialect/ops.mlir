@@ -170,3 +170,27 @@ func.func @state() {
   pg.store %w2, %w : tensor<2x3xf32>
   return
 }
+
+// -----
+
+// The backward ops pg-autodiff emits round-trip too.
+// CHECK-LABEL: func @backward
+// CHECK: pg.gelu_tanh_grad %arg0, %arg0 : tensor<2x4xf32>
+// CHECK: pg.softmax_grad %arg0, %arg0 axis -1 : tensor<2x4xf32>
+// CHECK: pg.layer_norm_grad %arg0, %arg1, %arg0 eps 9.99999997E-7 : tensor<2x4xf32>, tensor<4xf32>
+// CHECK: pg.rms_norm_grad %arg0, %arg1, %arg0 eps 9.99999997E-7 unit_offset : tensor<2x4xf32>, tensor<4xf32>
+// CHECK: pg.rope_grad %arg2, %arg3 theta 1.000000e+04 : tensor<1x2x3x4xf32>, tensor<1x3xi64>
+// CHECK: pg.attention_grad %arg2, %arg4, %arg4, %arg5, %arg2 scale 5.000000e-01
+// CHECK: pg.cross_entropy_grad %arg0, %arg6, %arg7 ignore -100 : tensor<2x4xf32>, tensor<2xi64>, tensor<f32>
+// CHECK: pg.scatter_add %arg6, %arg0 : tensor<2xi64>, tensor<2x4xf32> -> tensor<9x4xf32>
+func.func @backward(%x: tensor<2x4xf32>, %w: tensor<4xf32>, %q: tensor<1x2x3x4xf32>, %p: tensor<1x3xi64>, %k: tensor<1x1x3x4xf32>, %m: tensor<1x1x3x3xi1>, %y: tensor<2xi64>, %d: tensor<f32>) {
+  %0 = pg.gelu_tanh_grad %x, %x : tensor<2x4xf32>
+  %1 = pg.softmax_grad %x, %x axis -1 : tensor<2x4xf32>
+  %2:3 = pg.layer_norm_grad %x, %w, %x eps 1.0e-6 : tensor<2x4xf32>, tensor<4xf32>
+  %3:2 = pg.rms_norm_grad %x, %w, %x eps 1.0e-6 unit_offset : tensor<2x4xf32>, tensor<4xf32>
+  %4 = pg.rope_grad %q, %p theta 1.0e4 : tensor<1x2x3x4xf32>, tensor<1x3xi64>
+  %5:3 = pg.attention_grad %q, %k, %k, %m, %q scale 0.5 : tensor<1x2x3x4xf32>, tensor<1x1x3x4xf32>, tensor<1x1x3x4xf32>, tensor<1x1x3x3xi1>, tensor<1x2x3x4xf32>
+  %6 = pg.cross_entropy_grad %x, %y, %d ignore -100 : tensor<2x4xf32>, tensor<2xi64>, tensor<f32>
+  %7 = pg.scatter_add %y, %x : tensor<2xi64>, tensor<2x4xf32> -> tensor<9x4xf32>
+  return
+}
