@@ -178,6 +178,15 @@ void checkOptions() {
          options.resume, options.outputDir);
 }
 
+// One line redrawn in place: [#####.....] step/total and the last loss.
+void drawProgress(int64_t step, int64_t total, double loss) {
+  const int width = 30;
+  int filled = static_cast<int>(width * step / std::max<int64_t>(total, 1));
+  fmt::print("\r[{}{}] {}/{}  loss {:.4f}", std::string(filled, '#'),
+             std::string(width - filled, '.'), step, total, loss);
+  std::fflush(stdout);
+}
+
 // Token rows are laid out up front (cheap: no images) to report the longest
 // example and warn about prompts the sequence length cuts.
 void checkLengths(const train::ModelIO &io, const VqaDataset &dataset) {
@@ -350,6 +359,8 @@ int run() {
     std::fflush(stdout);
   };
 
+  // A progress bar on a terminal; plain lines only when piped or logged.
+  const bool tty = ::isatty(STDOUT_FILENO) != 0;
   double lossSince = 0;
   int64_t stepsSince = 0;
   auto logStart = Clock::now();
@@ -357,6 +368,8 @@ int run() {
   int64_t stepsThisRun = 0;
   while (trainer.step() < config.totalSteps) {
     if (interrupted || trainer.step() == options.stopAtStep) {
+      if (tty)
+        fmt::print("\r\033[K");
       save();
       fmt::print("{} at step {}: checkpoint saved; continue with --resume "
                  "{}\n",
@@ -387,6 +400,8 @@ int run() {
                   static_cast<double>(batchesPerEpoch);
     state.loader = loader.position();
     ++stepsThisRun;
+    if (tty) // the bar of the previous step gives way to this step's lines
+      fmt::print("\r\033[K");
     lossSince += loss;
     ++stepsSince;
     if (report.step % options.loggingSteps == 0 ||
@@ -416,7 +431,11 @@ int run() {
       evaluateAndReport(report.step);
     if (options.saveSteps > 0 && report.step % options.saveSteps == 0)
       save();
+    if (tty)
+      drawProgress(report.step, config.totalSteps, loss);
   }
+  if (tty)
+    fmt::print("\r\033[K");
   double trainSeconds = secondsSince(trainStart);
   if (data.validation)
     evaluateAndReport(trainer.step());
