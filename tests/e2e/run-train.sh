@@ -172,6 +172,8 @@ expect_failure() {
   elif ! grep -qF -- "$pattern" <<<"$err"; then fail "$name: error does not mention '$pattern': $err"
   else ok "$name: $err"; fi
 }
+# nothing_written NAME DIR: a refused run leaves no output folder behind.
+nothing_written() { [[ -e $2 ]] && fail "$1: $2 was created" || ok "$1: nothing written"; }
 base=(--init random --seed 3 --max-steps 2 --logging-steps 1)
 expect_failure missing-data "--data $work/nope: no such folder" \
   "$pgc" run "$work/step.pgc" --data "$work/nope" "${base[@]}" --output-dir "$work/e1"
@@ -203,6 +205,10 @@ expect_failure weights-missing "multi_modal_projector.linear.weight" \
   "$pgc" run "$work/step.pgc" --data "$work/data" --weights "$work/missing.safetensors" "${wbase[@]}" --output-dir "$work/e4"
 expect_failure nan-loss "step 1: the loss is nan" \
   "$pgc" run "$work/step.pgc" --data "$work/data" --weights "$work/nan.safetensors" "${wbase[@]}" --output-dir "$work/e5"
+nothing_written "weights-shape" "$work/e3"
+nothing_written "weights-missing" "$work/e4"
+# The NaN is found while training: the folder exists, but no checkpoint of the broken state is saved.
+ls "$work/e5" | grep -q checkpoint- && fail "nan-loss: a checkpoint was saved" || ok "nan-loss: no checkpoint saved"
 expect_failure no-weights "give --weights" \
   "$pgc" run "$work/step.pgc" --data "$work/data" "${wbase[@]}" --output-dir "$work/e6"
 

@@ -274,7 +274,6 @@ int run() {
   checkLengths(io, data.train);
   if (data.validation)
     checkLengths(io, *data.validation);
-  prepareOutputDir();
 
   train::TrainingConfig config;
   config.optimizer = options.adam;
@@ -296,6 +295,8 @@ int run() {
     train::restoreCheckpoint(resumeFrom, session);
     trainer.setStep(state.step);
   }
+  // Only now, with data, weights and settings checked, is anything written.
+  prepareOutputDir();
   train::MetricsLog metrics(
       (fs::path(options.outputDir) / "metrics.jsonl").string(),
       resumeFrom.empty() ? -1 : state.step);
