@@ -11,4 +11,10 @@ namespace pgc::dsl {
 Tensor linear(const Scope &scope, Tensor x, int64_t outFeatures, bool bias,
               DType dtype = DType::F32, Loc loc = Loc::current());
 
+/// [B, L, heads * headDim] -> [B, heads, L, headDim], the layout
+/// pg.attention and pg.rope take.
+Tensor splitHeads(Tensor x, int64_t heads, Loc loc = Loc::current());
+/// [B, heads, L, headDim] -> [B, L, heads * headDim].
+Tensor mergeHeads(Tensor x, Loc loc = Loc::current());
+
 } // namespace pgc::dsl

@@ -14,18 +14,6 @@ namespace {
 constexpr int64_t hiddenSize = 32, numHeads = 4, numKvHeads = 1, headDim = 8,
                   mlpSize = 64;
 
-// [B, L, H*D] -> [B, H, L, D]
-Tensor splitHeads(Tensor x, int64_t heads) {
-  Tensor split = reshape(x, {x.dim(0), x.dim(1), heads, headDim});
-  return transpose(split, {0, 2, 1, 3});
-}
-
-// [B, H, L, D] -> [B, L, H*D]
-Tensor mergeHeads(Tensor x) {
-  Tensor merged = transpose(x, {0, 2, 1, 3});
-  return reshape(merged, {x.dim(0), x.dim(2), x.dim(1) * x.dim(3)});
-}
-
 Tensor selfAttention(const Scope &s, Tensor x, Tensor positions, Tensor mask,
                      DType dtype) {
   Tensor q = splitHeads(linear(s["q_proj"], x, numHeads * headDim, false, dtype),

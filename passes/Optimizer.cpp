@@ -1,6 +1,7 @@
 // pg-optimizer: gradient accumulation in train_step and an apply_update
 // function doing clipped AdamW.
 #include "passes/Passes.h"
+#include "runtime/artifact/TrainingContract.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
@@ -16,15 +17,9 @@ namespace mlir::pg {
 
 namespace {
 
-// The scalar inputs of apply_update, in argument order.
-constexpr const char *kUpdateInputs[] = {"lr",
-                                         "weight_decay",
-                                         "beta1",
-                                         "beta2",
-                                         "eps",
-                                         "bias_correction1",
-                                         "bias_correction2",
-                                         "max_grad_norm"};
+using pgc::contract::kUpdateInputs;
+
+// Positions in kUpdateInputs.
 enum UpdateInput {
   Lr,
   WeightDecay,
@@ -36,6 +31,8 @@ enum UpdateInput {
   MaxGradNorm,
   NumUpdateInputs
 };
+static_assert(NumUpdateInputs == std::size(kUpdateInputs),
+              "UpdateInput must list kUpdateInputs in order");
 
 enum class Variant { AdamWTorch, AdamWHf };
 

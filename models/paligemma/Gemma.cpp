@@ -25,16 +25,6 @@ Tensor rmsNorm(const Scope &s, Tensor x, const GemmaConfig &config) {
                       /*unitOffset=*/true);
 }
 
-// [B, L, heads * headDim] <-> [B, heads, L, headDim]
-Tensor splitHeads(Tensor x, int64_t heads) {
-  return transpose(reshape(x, {x.dim(0), x.dim(1), heads, x.dim(2) / heads}),
-                   {0, 2, 1, 3});
-}
-Tensor mergeHeads(Tensor x) {
-  return reshape(transpose(x, {0, 2, 1, 3}),
-                 {x.dim(0), x.dim(2), x.dim(1) * x.dim(3)});
-}
-
 // Key/value heads are shared by groups of query heads (pg.attention repeats
 // them); heads * head_dim need not equal hidden.
 Tensor selfAttention(const Scope &s, Tensor x, Tensor positionIds,

@@ -49,16 +49,6 @@ Tensor layerNorm(const Scope &s, Tensor x, const SiglipVisionConfig &config) {
   return dsl::layerNorm(x, weight, bias, float(config.layerNormEps));
 }
 
-// [B, N, heads * headDim] <-> [B, heads, N, headDim]
-Tensor splitHeads(Tensor x, int64_t heads) {
-  return transpose(reshape(x, {x.dim(0), x.dim(1), heads, x.dim(2) / heads}),
-                   {0, 2, 1, 3});
-}
-Tensor mergeHeads(Tensor x) {
-  return reshape(transpose(x, {0, 2, 1, 3}),
-                 {x.dim(0), x.dim(2), x.dim(1) * x.dim(3)});
-}
-
 // Bidirectional multi-head attention over the patches.
 Tensor selfAttention(const Scope &s, Tensor x,
                      const SiglipVisionConfig &config) {

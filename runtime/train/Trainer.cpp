@@ -2,6 +2,8 @@
 // corrections and the schedule.
 #include "runtime/train/Trainer.h"
 
+#include "runtime/artifact/TrainingContract.h"
+
 #include "runtime/support/Error.h"
 
 #include <algorithm>
@@ -11,17 +13,9 @@ namespace pgc::train {
 
 namespace {
 
-constexpr const char *kTrainEntry = "train_step";
-constexpr const char *kUpdateEntry = "apply_update";
-
-const char *const kUpdateInputs[] = {"lr",
-                                     "weight_decay",
-                                     "beta1",
-                                     "beta2",
-                                     "eps",
-                                     "bias_correction1",
-                                     "bias_correction2",
-                                     "max_grad_norm"};
+constexpr const char *kTrainEntry = contract::kTrainStep;
+constexpr const char *kUpdateEntry = contract::kApplyUpdate;
+using contract::kUpdateInputs;
 
 Tensor scalarF32(double value) {
   Tensor t(DType::F32, {});
