@@ -1,5 +1,5 @@
-// Drawing the coloured-shape scenes, asking questions about them, and writing
-// the set with its tokenizer.
+// Drawing the coloured-shape scenes, asking questions about them or captioning
+// them, and writing the set with its tokenizer.
 #include "runtime/data/SynthVqa.h"
 
 #include "runtime/data/Random.h"
@@ -104,15 +104,19 @@ void drawShape(RgbImage &image, const PlacedShape &shape) {
   }
 }
 
-std::vector<PlacedShape> placeShapes(SeededRandom &random, int imageSize) {
-  int wanted = static_cast<int>(random.between(1, kMaxShapes));
+// Up to `wanted` non-overlapping shapes with radii in [minRadius, maxRadius]
+// (fractions of the side); fewer when 200 attempts cannot fit them.
+std::vector<PlacedShape> placeShapes(SeededRandom &random, int imageSize,
+                                     int wanted, double minRadius,
+                                     double maxRadius) {
   std::vector<PlacedShape> shapes;
   for (int attempt = 0;
        attempt < 200 && static_cast<int>(shapes.size()) < wanted; ++attempt) {
     PlacedShape shape;
     shape.kind = static_cast<ShapeKind>(random.below(kShapeNames.size()));
     shape.color = static_cast<int>(random.below(kShapeColors.size()));
-    shape.radius = imageSize * (0.07 + 0.06 * random.unit());
+    shape.radius =
+        imageSize * (minRadius + (maxRadius - minRadius) * random.unit());
     double margin = shape.radius + 1;
     shape.cx = margin + (imageSize - 2 * margin) * random.unit();
     shape.cy = margin + (imageSize - 2 * margin) * random.unit();
@@ -138,6 +142,31 @@ std::string countQuestion(const char *shape) {
 }
 std::string existsQuestion(const char *shape) {
   return fmt::format("is there a {}?", shape);
+}
+
+constexpr const char *kCaptionPrompt = "caption en";
+
+// "a red circle", "an orange square".
+std::string describe(const char *color, const char *shape) {
+  return fmt::format("{} {} {}", color[0] == 'o' ? "an" : "a", color, shape);
+}
+std::string describe(const PlacedShape &shape) {
+  return describe(kShapeColors[shape.color].name,
+                  kShapeNames[static_cast<int>(shape.kind)]);
+}
+
+// "a red circle" or "a red circle above a blue square": the relation follows
+// the axis along which the centres are further apart, and the upper (or left)
+// shape is named first, so that each picture has exactly one caption.
+std::string caption(const std::vector<PlacedShape> &shapes) {
+  if (shapes.size() == 1)
+    return describe(shapes[0]);
+  const PlacedShape &a = shapes[0], &b = shapes[1];
+  bool vertical = std::fabs(a.cy - b.cy) >= std::fabs(a.cx - b.cx);
+  bool aFirst = vertical ? a.cy <= b.cy : a.cx <= b.cx;
+  const PlacedShape &first = aFirst ? a : b, &second = aFirst ? b : a;
+  return fmt::format("{} {} {}", describe(first),
+                     vertical ? "above" : "left of", describe(second));
 }
 
 // Picks a question type at random; types that the scene cannot answer
@@ -207,8 +236,8 @@ void writeSplit(const SynthVqaOptions &options, const fs::path &folder,
   fs::create_directories(folder);
   std::string metadata;
   for (int64_t i = 0; i < count; ++i) {
-    SynthVqaExample example =
-        drawSynthVqaExample(options.seed, split, i, options.imageSize);
+    SynthVqaExample example = drawSynthVqaExample(options.seed, split, i,
+                                                  options.imageSize, options.task);
     std::string fileName = fmt::format("{:06d}.png", i);
     // zlib level 1: flat colours compress well anyway, and decoding speed
     // does not depend on the level.
@@ -246,7 +275,10 @@ void writeTokenizer(const SynthVqaOptions &options, const fs::path &folder) {
       {"unk_token_id", tokenizer.unkId()},
       {"newline_token_id", *newline},
       {"image_size", options.imageSize},
-      {"prompt_template", "answer {question}"},
+      {"task", synthTaskName(options.task)},
+      {"prompt_template", options.task == SynthTask::Caption
+                              ? "{question}"
+                              : "answer {question}"},
       {"question_column", "question"},
       {"answer_column", "multiple_choice_answer"},
       {"answers_column", "answers"},
@@ -256,20 +288,83 @@ void writeTokenizer(const SynthVqaOptions &options, const fs::path &folder) {
 
 } // namespace
 
+SynthTask parseSynthTask(const std::string &name) {
+  if (name == "scenes")
+    return SynthTask::Scenes;
+  if (name == "single")
+    return SynthTask::Single;
+  if (name == "caption")
+    return SynthTask::Caption;
+  fail("unknown synthetic task '{}' (expected scenes, single or caption)",
+       name);
+}
+
+const char *synthTaskName(SynthTask task) {
+  switch (task) {
+  case SynthTask::Scenes:
+    return "scenes";
+  case SynthTask::Single:
+    return "single";
+  case SynthTask::Caption:
+    return "caption";
+  }
+  return "?";
+}
+
 SynthVqaExample drawSynthVqaExample(uint64_t seed, int split, int64_t index,
-                                    int imageSize) {
-  SeededRandom random = SeededRandom::forStream(
-      seed, static_cast<uint64_t>(split) + 100, static_cast<uint64_t>(index));
+                                    int imageSize, SynthTask task) {
+  // Scenes keep the stream they had before tasks existed, so that existing
+  // sets stay reproducible; the other tasks get streams of their own.
+  uint64_t stream = static_cast<uint64_t>(split) + 100 +
+                    1000 * static_cast<uint64_t>(task);
+  SeededRandom random =
+      SeededRandom::forStream(seed, stream, static_cast<uint64_t>(index));
   SynthVqaExample example;
   example.image = RgbImage(imageSize, imageSize);
   const uint8_t *background =
       kBackgrounds[random.below(kBackgrounds.size())].rgb;
   for (size_t i = 0; i < example.image.pixels.size(); i += 3)
     std::memcpy(&example.image.pixels[i], background, 3);
-  std::vector<PlacedShape> shapes = placeShapes(random, imageSize);
+  std::vector<PlacedShape> shapes;
+  switch (task) {
+  case SynthTask::Scenes:
+    shapes = placeShapes(random, imageSize,
+                         static_cast<int>(random.between(1, kMaxShapes)), 0.07,
+                         0.13);
+    break;
+  case SynthTask::Single:
+    shapes = placeShapes(random, imageSize, 1, 0.20, 0.30);
+    break;
+  case SynthTask::Caption:
+    shapes = placeShapes(random, imageSize,
+                         static_cast<int>(random.between(1, 2)), 0.14, 0.22);
+    break;
+  }
   for (const PlacedShape &shape : shapes)
     drawShape(example.image, shape);
-  askQuestion(random, shapes, example);
+  switch (task) {
+  case SynthTask::Scenes:
+    askQuestion(random, shapes, example);
+    break;
+  case SynthTask::Single: {
+    const PlacedShape &shape = shapes[0];
+    if (random.below(2) == 0) {
+      example.question = colorQuestion(kShapeNames[static_cast<int>(shape.kind)]);
+      example.answer = kShapeColors[shape.color].name;
+      example.questionType = "color";
+    } else {
+      example.question = shapeQuestion(kShapeColors[shape.color].name);
+      example.answer = kShapeNames[static_cast<int>(shape.kind)];
+      example.questionType = "shape";
+    }
+    break;
+  }
+  case SynthTask::Caption:
+    example.question = kCaptionPrompt;
+    example.answer = caption(shapes);
+    example.questionType = "caption";
+    break;
+  }
   return example;
 }
 
@@ -292,6 +387,19 @@ std::vector<std::string> synthVqaCorpus() {
     corpus.push_back(std::to_string(count));
   corpus.push_back("yes");
   corpus.push_back("no");
+  // Captions: every single-shape description, and every pair in both
+  // relations.
+  corpus.push_back(kCaptionPrompt);
+  std::vector<std::string> descriptions;
+  for (const NamedColor &color : kShapeColors)
+    for (const char *shape : kShapeNames)
+      descriptions.push_back(describe(color.name, shape));
+  for (const std::string &first : descriptions) {
+    corpus.push_back(first);
+    for (const std::string &second : descriptions)
+      for (const char *relation : {"above", "left of"})
+        corpus.push_back(first + " " + relation + " " + second);
+  }
   return corpus;
 }
 

@@ -26,13 +26,22 @@ CommandAction registerData(CLI::App &app) {
   synth->add_option("--seed", options->seed, "Random seed");
   synth->add_option("--vocab-size", options->vocabSize,
                     "Upper bound on the SentencePiece vocabulary");
-  return [synth, options]() -> int {
+  auto task = std::make_shared<std::string>("scenes");
+  synth->add_option("--task", *task,
+                    "scenes (1-5 small shapes; colour, shape, count and yes/no "
+                    "questions), single (one large shape; colour and shape "
+                    "questions) or caption (1-2 shapes, \"caption en\" -> \"a "
+                    "red circle above a blue square\")")
+      ->capture_default_str();
+  return [synth, options, task]() -> int {
     if (!synth->parsed())
       return 1;
+    options->task = parseSynthTask(*task);
     generateSynthVqa(*options);
-    fmt::print("{}: {} train + {} validation examples at {} px, "
+    fmt::print("{}: {} {} train + {} validation examples at {} px, "
                "tokenizer.model, tokenizer.json\n",
-               options->outDir, options->trainCount, options->validationCount,
+               options->outDir, synthTaskName(options->task),
+               options->trainCount, options->validationCount,
                options->imageSize);
     return 0;
   };

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 namespace pgc {
 namespace {
@@ -105,6 +106,143 @@ TEST(SynthVqa, QuestionsCoverAllTypesAndColourAnswersAreInThePicture) {
     EXPECT_GT(types[type], 30) << type;
   EXPECT_GT(yesNo["yes"], 10);
   EXPECT_GT(yesNo["no"], 10);
+}
+
+// The pixels of `rgb` in the image, and their bounding box.
+struct ColorRegion {
+  int count = 0, x0 = 1 << 30, y0 = 1 << 30, x1 = -1, y1 = -1;
+  double cx() const { return (x0 + x1) / 2.0; }
+  double cy() const { return (y0 + y1) / 2.0; }
+};
+ColorRegion findColor(const RgbImage &image, const std::array<uint8_t, 3> &rgb) {
+  ColorRegion region;
+  for (int y = 0; y < image.height; ++y)
+    for (int x = 0; x < image.width; ++x) {
+      const uint8_t *p = image.row(y) + 3 * x;
+      if (p[0] != rgb[0] || p[1] != rgb[1] || p[2] != rgb[2])
+        continue;
+      ++region.count;
+      region.x0 = std::min(region.x0, x);
+      region.x1 = std::max(region.x1, x);
+      region.y0 = std::min(region.y0, y);
+      region.y1 = std::max(region.y1, y);
+    }
+  return region;
+}
+
+const std::map<std::string, std::array<uint8_t, 3>> kColors = {
+    {"red", {220, 40, 40}},     {"green", {40, 170, 60}},
+    {"blue", {40, 80, 220}},    {"yellow", {240, 210, 40}},
+    {"purple", {140, 60, 180}}, {"orange", {245, 140, 30}}};
+
+TEST(SynthVqa, SingleShapeIsLargeAndTheAnswerNamesIt) {
+  std::map<std::string, int> types;
+  std::map<std::string, int> answers;
+  for (int64_t i = 0; i < 200; ++i) {
+    SynthVqaExample example =
+        drawSynthVqaExample(5, 0, i, 56, SynthTask::Single);
+    ++types[example.questionType];
+    ++answers[example.answer];
+    // Exactly one shape colour is in the picture, and it covers a disc of
+    // radius >= 20 % of the side (the triangle is the smallest of the four
+    // shapes: 0.5 * 1.9 r * 1.7 r ~ 200 pixels at r = 0.2 * 56, less its
+    // antialiased rim, which does not have the exact colour).
+    int coloursPresent = 0;
+    ColorRegion region;
+    std::string colour;
+    for (const auto &[name, rgb] : kColors) {
+      ColorRegion found = findColor(example.image, rgb);
+      if (found.count > 0) {
+        ++coloursPresent;
+        region = found;
+        colour = name;
+      }
+    }
+    ASSERT_EQ(coloursPresent, 1) << i;
+    EXPECT_GT(region.count, 150) << i;
+    if (example.questionType == "color") {
+      EXPECT_EQ(example.answer, colour);
+    } else {
+      ASSERT_EQ(example.questionType, "shape");
+      EXPECT_EQ(example.question, "what shape is " + colour + "?");
+    }
+  }
+  EXPECT_GT(types["color"], 70);
+  EXPECT_GT(types["shape"], 70);
+  // No answer is common enough to make the question-only prior high: 6
+  // colours and 4 shapes, each colour/shape equally likely.
+  for (const auto &[answer, count] : answers)
+    EXPECT_LT(count, 45) << answer;
+}
+
+TEST(SynthVqa, CaptionNamesTheUpperOrLeftShapeFirst) {
+  int pairs = 0, vertical = 0;
+  for (int64_t i = 0; i < 200; ++i) {
+    SynthVqaExample example =
+        drawSynthVqaExample(6, 1, i, 64, SynthTask::Caption);
+    EXPECT_EQ(example.question, "caption en");
+    EXPECT_EQ(example.questionType, "caption");
+    // "a C1 S1" or "a C1 S1 (above|left of) a C2 S2" ("an" before orange)
+    std::istringstream words(example.answer);
+    std::vector<std::string> tokens;
+    for (std::string word; words >> word;)
+      tokens.push_back(word);
+    ASSERT_TRUE(tokens.size() == 3 || tokens.size() == 7 ||
+                tokens.size() == 8)
+        << example.answer;
+    ASSERT_TRUE(kColors.count(tokens[1])) << example.answer;
+    EXPECT_EQ(tokens[0], tokens[1] == "orange" ? "an" : "a");
+    if (tokens.size() == 3)
+      continue;
+    ++pairs;
+    bool above = tokens[3] == "above";
+    vertical += above;
+    const std::string &second = tokens[above ? 5 : 6];
+    ASSERT_TRUE(kColors.count(second)) << example.answer;
+    if (second == tokens[1])
+      continue; // same colour twice: positions cannot be told apart here
+    ColorRegion a = findColor(example.image, kColors.at(tokens[1]));
+    ColorRegion b = findColor(example.image, kColors.at(second));
+    ASSERT_GT(a.count, 0);
+    ASSERT_GT(b.count, 0);
+    double dx = b.cx() - a.cx(), dy = b.cy() - a.cy();
+    if (above) {
+      EXPECT_GE(dy, 0) << example.answer;
+      EXPECT_GE(std::fabs(dy) + 1, std::fabs(dx)) << example.answer;
+    } else {
+      EXPECT_GE(dx, 0) << example.answer;
+      EXPECT_GE(std::fabs(dx) + 1, std::fabs(dy)) << example.answer;
+    }
+  }
+  EXPECT_GT(pairs, 60);
+  EXPECT_GT(vertical, 15);
+  EXPECT_LT(vertical, pairs - 15);
+}
+
+TEST(SynthVqa, TasksShareOneTokenizerAndCaptionSetsPromptWithoutAnswer) {
+  testing::ScratchDir scratch("pgc-synth-tasks");
+  SynthVqaOptions vqa = smallSet(scratch / "vqa", 2);
+  vqa.task = SynthTask::Single;
+  SynthVqaOptions captions = smallSet(scratch / "captions", 2);
+  captions.task = SynthTask::Caption;
+  generateSynthVqa(vqa);
+  generateSynthVqa(captions);
+  auto a = folderContents(scratch / "vqa");
+  auto c = folderContents(scratch / "captions");
+  EXPECT_EQ(a["tokenizer.model"], c["tokenizer.model"]);
+  auto vqaConfig = nlohmann::json::parse(a["tokenizer.json"]);
+  auto captionConfig = nlohmann::json::parse(c["tokenizer.json"]);
+  EXPECT_EQ(vqaConfig["task"], "single");
+  EXPECT_EQ(vqaConfig["prompt_template"], "answer {question}");
+  EXPECT_EQ(captionConfig["task"], "caption");
+  EXPECT_EQ(captionConfig["prompt_template"], "{question}");
+  Tokenizer tokenizer = Tokenizer::load(scratch / "captions/tokenizer.model");
+  VqaSplits splits = openImageFolderSplits(scratch / "captions", VqaColumns{});
+  for (const VqaExample &example : splits.train.examples())
+    for (int64_t id : tokenizer.encode(example.question + "\n" + example.answer))
+      EXPECT_NE(id, tokenizer.unkId()) << example.answer;
+  EXPECT_THROW(parseSynthTask("captions"), Error);
+  EXPECT_EQ(parseSynthTask("single"), SynthTask::Single);
 }
 
 TEST(SynthVqa, WritesAnImageFolderAndAMatchingTokenizer) {
