@@ -41,6 +41,8 @@ struct SafetensorsLayout {
 };
 
 /// Validates the bytes of a whole safetensors file and returns its layout.
+/// Besides each entry, the layout must be Hugging Face's: sorted by offsets,
+/// the tensors cover the data area with no gap, overlap or trailing byte.
 /// `path` only names the file in errors ("<path>: <problem>").
 SafetensorsLayout parseSafetensors(const std::string &path,
                                    const uint8_t *bytes, size_t size);
@@ -78,10 +80,12 @@ private:
 /// The safetensors spelling of a runtime dtype ("BF16", "BOOL", ...).
 const char *safetensorsDTypeName(DType dtype);
 
-/// Writes atomically (temporary + fsync + rename): tensors in the given order
-/// at 8-byte aligned offsets, the header padded with spaces so that the data
-/// area starts 8-aligned. Names must be unique, non-empty and not
-/// "__metadata__". Nothing is written if any check fails.
+/// Writes atomically (temporary + fsync + rename) what Hugging Face's
+/// safetensors reads: the header padded with spaces so that the data area
+/// starts 8-aligned, then the tensors back to back, wider dtypes first (the
+/// given order within a width), which keeps each aligned for its dtype.
+/// Names must be unique, non-empty and not "__metadata__". Nothing is
+/// written if any check fails.
 void writeSafetensors(
     const std::string &path,
     const std::vector<std::pair<std::string, Tensor>> &tensors,

@@ -10,6 +10,7 @@
 #include <optional>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace pgc {
@@ -195,13 +196,14 @@ SafetensorsLayout parseSafetensors(const std::string &path,
       layout.tensors.push_back(parseTensorEntry(path, key, value, dataSize));
   }
 
-  // File order: by offset, empty tensors sharing an offset in header order.
+  // File order: by offsets, as safetensors sorts them; empty tensors that
+  // share an offset keep their header order.
   std::vector<size_t> order(layout.tensors.size());
   for (size_t i = 0; i < order.size(); ++i)
     order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return std::make_pair(layout.tensors[a].begin, a) <
-           std::make_pair(layout.tensors[b].begin, b);
+    return std::make_tuple(layout.tensors[a].begin, layout.tensors[a].end, a) <
+           std::make_tuple(layout.tensors[b].begin, layout.tensors[b].end, b);
   });
   std::vector<TensorInfo> inFileOrder;
   inFileOrder.reserve(order.size());
@@ -209,19 +211,34 @@ SafetensorsLayout parseSafetensors(const std::string &path,
     inFileOrder.push_back(std::move(layout.tensors[i]));
   layout.tensors = std::move(inFileOrder);
 
-  // Holes between tensors are allowed (pgc's writer aligns offsets to 8
-  // bytes); shared bytes are not. Empty tensors occupy no bytes.
-  const TensorInfo *furthest = nullptr;
+  // Hugging Face's safetensors (Metadata::validate) wants the tensors, in
+  // that order, to cover the data area exactly: the first begins at 0, each
+  // begins where the previous one ends, the last ends at the end of the
+  // file. Files pgc writes are read by it, so pgc holds every file to the
+  // same rule.
+  uint64_t covered = 0;
+  const TensorInfo *previous = nullptr;
   for (const TensorInfo &info : layout.tensors) {
-    if (info.begin == info.end)
-      continue;
-    if (furthest && info.begin < furthest->end)
+    if (info.begin < covered)
       fail("{}: tensors {} and {} overlap (bytes [{}, {}) and [{}, {}))", path,
-           quotedForMessage(furthest->name), quotedForMessage(info.name),
-           furthest->begin, furthest->end, info.begin, info.end);
-    if (!furthest || info.end > furthest->end)
-      furthest = &info;
+           quotedForMessage(previous->name), quotedForMessage(info.name),
+           previous->begin, previous->end, info.begin, info.end);
+    if (info.begin > covered && !previous)
+      fail("{}: tensor {} begins at byte {} of the data area, not 0: "
+           "safetensors allows no gap before the first tensor",
+           path, quotedForMessage(info.name), info.begin);
+    if (info.begin > covered)
+      fail("{}: tensor {} begins at byte {} of the data area, but {} ends at "
+           "{}: safetensors allows no gap between tensors",
+           path, quotedForMessage(info.name), info.begin,
+           quotedForMessage(previous->name), covered);
+    covered = info.end;
+    previous = &info;
   }
+  if (covered != dataSize)
+    fail("{}: the tensors end at byte {} of the data area, which has {} "
+         "bytes: safetensors allows no bytes after the last tensor",
+         path, covered, dataSize);
   return layout;
 }
 

@@ -1,10 +1,12 @@
-// Writing safetensors files: 8-byte aligned tensors after a space-padded JSON
-// header, replaced atomically.
+// Writing safetensors files as Hugging Face's safetensors does: tensors back
+// to back after a space-padded JSON header, replaced atomically.
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
 #include "runtime/weights/Safetensors.h"
 #include "runtime/weights/StrictJson.h"
 
+#include <algorithm>
+#include <numeric>
 #include <unordered_set>
 
 namespace pgc {
@@ -18,13 +20,7 @@ void writeSafetensors(
   if (!metadata.empty())
     header["__metadata__"] = metadata;
 
-  // Offsets are 8-aligned so that every mapped tensor is aligned for any
-  // element type; the zero bytes between tensors are holes the reader allows.
-  constexpr uint64_t kAlignment = 8;
-  static const char kZeros[kAlignment] = {};
-  std::vector<std::string_view> dataPieces;
   std::unordered_set<std::string> seen;
-  uint64_t offset = 0;
   for (const auto &[name, tensor] : tensors) {
     if (name.empty())
       fail("{}: a tensor has an empty name", path);
@@ -34,10 +30,22 @@ void writeSafetensors(
       fail("{}: tensor {} is given twice", path, quotedForMessage(name));
     if (!tensor.defined())
       fail("{}: tensor {} has no data", path, quotedForMessage(name));
-    uint64_t padding = (kAlignment - offset % kAlignment) % kAlignment;
-    if (padding)
-      dataPieces.emplace_back(kZeros, padding);
-    offset += padding;
+  }
+
+  // safetensors wants the tensors to cover the data area with no gap, so no
+  // padding may separate them. Writing wider elements first (as HF's writer
+  // does) keeps every tensor aligned for its dtype anyway: each offset is a
+  // sum of byte sizes that are multiples of the current element size.
+  std::vector<size_t> order(tensors.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return dtypeSize(tensors[a].second.dtype()) >
+           dtypeSize(tensors[b].second.dtype());
+  });
+  std::vector<std::string_view> dataPieces;
+  uint64_t offset = 0;
+  for (size_t index : order) {
+    const auto &[name, tensor] = tensors[index];
     uint64_t size = tensor.byteSize();
     header[name] = {{"dtype", safetensorsDTypeName(tensor.dtype())},
                     {"shape", tensor.shape()},
@@ -53,7 +61,8 @@ void writeSafetensors(
   } catch (const nlohmann::json::exception &) {
     fail("{}: a tensor name or metadata string is not valid UTF-8", path);
   }
-  // The data area starts after the 8-byte length and the header.
+  // The data area starts 8-aligned after the 8-byte length and the header.
+  constexpr size_t kAlignment = 8;
   headerText.append((kAlignment - headerText.size() % kAlignment) % kAlignment,
                     ' ');
   char lengthBytes[8];

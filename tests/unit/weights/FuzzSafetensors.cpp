@@ -1,5 +1,6 @@
 // libFuzzer target: any bytes either fail validation with pgc::Error or yield
-// tensors that lie inside the input.
+// tensors that tile the data area of the input exactly, as Hugging Face's
+// safetensors requires.
 #include "runtime/support/Error.h"
 #include "runtime/weights/Safetensors.h"
 
@@ -19,17 +20,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (const pgc::TensorInfo &info : layout.tensors) {
     if (info.begin > info.end || layout.dataOffset + info.end > size)
       std::abort();
-    // Non-empty tensors come in file order and share no bytes.
-    if (info.begin != info.end) {
-      if (info.begin < previousEnd)
-        std::abort();
-      previousEnd = info.end;
-    }
+    // In file order, each tensor begins where the previous one ends.
+    if (info.begin != previousEnd)
+      std::abort();
+    previousEnd = info.end;
     for (uint64_t i = info.begin; i < info.end; ++i)
       sum ^= data[layout.dataOffset + i];
     if (info.loadable)
       pgc::numElements(info.shape); // must not throw after validation
   }
+  if (layout.dataOffset + previousEnd != size)
+    std::abort();
   // Keeps the reads from being optimised out.
   static volatile uint8_t sink;
   sink = sum;

@@ -218,16 +218,53 @@ TEST_F(SafetensorsReject, OverlappingTensors) {
                  kEightBytes);
 }
 
-TEST_F(SafetensorsReject, HolesAndEmptyTensorsAreAccepted) {
-  // A leading hole, a gap between tensors, trailing bytes, and empty tensors
-  // anywhere (they occupy no bytes, so they overlap nothing).
-  expectAccepted(R"({"a": {"dtype": "U8", "shape": [2], "data_offsets": [1, 3]},
-                     "b": {"dtype": "U8", "shape": [1], "data_offsets": [5, 6]},
-                     "e": {"dtype": "F32", "shape": [0, 3], "data_offsets": [2, 2]},
-                     "f": {"dtype": "F32", "shape": [0], "data_offsets": [8, 8]}})",
-                 kEightBytes);
+// Hugging Face's safetensors refuses any byte of the data area that no
+// tensor covers; pgc does too, and the independent reference (which applies
+// HF's rule) must agree on every case.
+TEST_F(SafetensorsReject, GapsAndTrailingBytesAreRejectedAsHuggingFaceDoes) {
+  const std::pair<std::string, std::string> cases[] = {
+      // A leading gap.
+      {R"({"a": {"dtype": "U8", "shape": [7], "data_offsets": [1, 8]}})",
+       "tensor \"a\" begins at byte 1 of the data area, not 0"},
+      // A gap between tensors, whatever the header order.
+      {R"({"b": {"dtype": "U8", "shape": [3], "data_offsets": [5, 8]},
+           "a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]}})",
+       "tensor \"b\" begins at byte 5 of the data area, but \"a\" ends at 4"},
+      // Bytes after the last tensor.
+      {R"({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]}})",
+       "the tensors end at byte 4 of the data area, which has 8 bytes"},
+      // Data but no tensor at all.
+      {"{}    ", "the tensors end at byte 0 of the data area, which has 8"},
+      // An empty tensor inside another one's bytes.
+      {R"({"a": {"dtype": "U8", "shape": [8], "data_offsets": [0, 8]},
+           "e": {"dtype": "F32", "shape": [0], "data_offsets": [3, 3]}})",
+       "tensors \"a\" and \"e\" overlap"},
+  };
+  for (const auto &[header, phrase] : cases) {
+    expectRejected(header, kEightBytes, phrase);
+    std::string path = scratch_.file("gap" + std::to_string(count_++));
+    test::writeBytes(path, safetensorsBytes(header, kEightBytes));
+    EXPECT_NE(test::referenceRejection(path), "") << header;
+  }
+}
+
+TEST_F(SafetensorsReject, BackToBackTensorsAndEmptyOnesAtBoundariesAreAccepted) {
+  const std::string accepted[] = {
+      R"({"b": {"dtype": "U8", "shape": [3], "data_offsets": [5, 8]},
+          "e": {"dtype": "F32", "shape": [0, 3], "data_offsets": [5, 5]},
+          "a": {"dtype": "U8", "shape": [5], "data_offsets": [0, 5]},
+          "f": {"dtype": "F32", "shape": [0], "data_offsets": [8, 8]},
+          "g": {"dtype": "BF16", "shape": [0], "data_offsets": [0, 0]}})",
+      R"({"a": {"dtype": "F64", "shape": [], "data_offsets": [0, 8]}})",
+  };
+  for (const std::string &header : accepted) {
+    expectAccepted(header, kEightBytes);
+    std::string path = scratch_.file("ok" + std::to_string(count_++));
+    test::writeBytes(path, safetensorsBytes(header, kEightBytes));
+    EXPECT_EQ(test::referenceRejection(path), "") << header;
+  }
   expectAccepted("{}", "");
-  expectAccepted("{}    ", kEightBytes);
+  expectAccepted("{}    ", "");
 }
 
 TEST_F(SafetensorsReject, MetadataMustMapStringsToStrings) {
@@ -254,12 +291,13 @@ TEST_F(SafetensorsReject, MissingFileOrFolder) {
             scratch_.path() + ": not a regular file");
 }
 
-TEST_F(SafetensorsReject, OddOffsetsGiveAnAlignedCopy) {
-  // Data area starts at 8 + 63 and the tensor at offset 1: misaligned for f32.
+TEST_F(SafetensorsReject, MisalignedDataGivesAnAlignedCopy) {
+  // A 63-byte header puts the data area at byte 71 of the file: the f32
+  // tensor at offset 0 is misaligned in the mapping, yet legal.
   std::string header =
-      R"({"x": {"dtype": "F32", "shape": [2], "data_offsets": [1, 9]}})";
+      R"({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})";
   header.resize(63, ' ');
-  std::string data = std::string(1, '\0') + std::string("\x00\x00\x80\x3f", 4) +
+  std::string data = std::string("\x00\x00\x80\x3f", 4) +
                      std::string("\x00\x00\x00\xc0", 4); // 1.0f, -2.0f
   std::string path = scratch_.file("odd.safetensors");
   test::writeBytes(path, safetensorsBytes(header, data));
@@ -267,6 +305,7 @@ TEST_F(SafetensorsReject, OddOffsetsGiveAnAlignedCopy) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(x.raw()) % 4, 0u);
   EXPECT_EQ(x.at(0), 1.0);
   EXPECT_EQ(x.at(1), -2.0);
+  EXPECT_EQ(test::referenceRejection(path), "");
 }
 
 } // namespace

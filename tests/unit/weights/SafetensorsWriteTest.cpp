@@ -3,6 +3,7 @@
 #include "runtime/weights/Safetensors.h"
 #include "tests/unit/weights/WeightsTestSupport.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -33,8 +34,8 @@ std::vector<std::pair<std::string, Tensor>> everyDTypeAndShape() {
   std::vector<std::pair<std::string, Tensor>> tensors;
   const DType dtypes[] = {DType::BF16, DType::F16, DType::F32, DType::F64,
                           DType::I32,  DType::I64, DType::U8,  DType::Bool};
-  // Odd element counts leave byte sizes that are not multiples of 8, so the
-  // writer must pad to keep the next tensor aligned.
+  // Odd element counts leave byte sizes that are not multiples of 8; with
+  // no padding allowed between tensors, only the order keeps them aligned.
   const Shape shapes[] = {{}, {0}, {3}, {2, 3}, {3, 0, 2}, {1, 5, 1}};
   uint32_t seed = 0;
   for (DType dtype : dtypes)
@@ -56,14 +57,25 @@ TEST(SafetensorsWrite, RoundTripsEveryDTypeAndShape) {
   SafetensorsFile file = SafetensorsFile::open(path);
   EXPECT_EQ(file.metadata(), metadata);
   ASSERT_EQ(file.tensors().size(), tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto &[name, written] = tensors[i];
-    const TensorInfo &info = file.tensors()[i]; // file order = given order
+  // File order: wider elements first, the given order within a width.
+  auto inFileOrder = tensors;
+  std::stable_sort(inFileOrder.begin(), inFileOrder.end(),
+                   [](const auto &a, const auto &b) {
+                     return dtypeSize(a.second.dtype()) >
+                            dtypeSize(b.second.dtype());
+                   });
+  uint64_t previousEnd = 0;
+  for (size_t i = 0; i < inFileOrder.size(); ++i) {
+    const auto &[name, written] = inFileOrder[i];
+    const TensorInfo &info = file.tensors()[i];
     EXPECT_EQ(info.name, name);
     EXPECT_EQ(info.dtype, written.dtype()) << name;
     EXPECT_TRUE(info.loadable) << name;
     EXPECT_EQ(info.shape, written.shape()) << name;
-    EXPECT_EQ(info.begin % 8, 0u) << name;
+    // Back to back, and still aligned for the element type.
+    EXPECT_EQ(info.begin, previousEnd) << name;
+    EXPECT_EQ(info.begin % dtypeSize(written.dtype()), 0u) << name;
+    previousEnd = info.end;
     EXPECT_EQ(info.end - info.begin, written.byteSize()) << name;
     Tensor read = file.tensor(name);
     EXPECT_EQ(read.shape(), written.shape()) << name;
@@ -72,6 +84,53 @@ TEST(SafetensorsWrite, RoundTripsEveryDTypeAndShape) {
       EXPECT_EQ(std::memcmp(read.raw(), written.raw(), read.byteSize()), 0)
           << name;
   }
+  test::expectAgreesWithReference(file);
+}
+
+TEST(SafetensorsWrite, OddSizedTensorsAreBackToBackForTheReference) {
+  // Byte sizes 3, 10, 1 and 2: any padding would show as a gap, which the
+  // reference (Hugging Face's rule) refuses.
+  ScratchDir scratch;
+  std::string path = scratch.file("odd.safetensors");
+  std::vector<std::pair<std::string, Tensor>> tensors = {
+      {"u8.3", patterned(DType::U8, {3}, 1)},
+      {"bf16.5", patterned(DType::BF16, {5}, 2)},
+      {"u8.1", patterned(DType::U8, {1, 1}, 3)},
+      {"bf16.1", patterned(DType::BF16, {1}, 4)},
+  };
+  writeSafetensors(path, tensors);
+  EXPECT_EQ(test::referenceRejection(path), "");
+  SafetensorsFile file = SafetensorsFile::open(path);
+  EXPECT_EQ(file.tensors().back().end, 16u);
+  test::expectAgreesWithReference(file);
+}
+
+TEST(SafetensorsWrite, ReadsWhatTheReferenceWriterWrites) {
+  // The reference writes as HF's serialize does (sorted by width, then name;
+  // values it encodes itself), including odd-sized u8 and bf16 tensors.
+  ScratchDir scratch;
+  std::string path = scratch.file("reference.safetensors");
+  std::string command =
+      std::string("cd ") + PGC_SOURCE_DIR +
+      "/tests/unit/weights && /usr/bin/python3 -c 'import "
+      "safetensors_reference as r; r.write(\"" +
+      path +
+      "\", {\"b\": (\"BF16\", [3], r.encode(\"BF16\", [1.0, -2.5, "
+      "3.140625])), \"u\": (\"U8\", [1, 3], bytes([7, 0, 255])), "
+      "\"f\": (\"F32\", [2], r.encode(\"F32\", [0.5, -1.0]))}, "
+      "{\"format\": \"pt\"})'";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  SafetensorsFile file = SafetensorsFile::open(path);
+  ASSERT_EQ(file.tensors().size(), 3u);
+  EXPECT_EQ(file.tensors()[0].name, "f");
+  Tensor b = file.tensor("b");
+  EXPECT_EQ(b.at(0), 1.0);
+  EXPECT_EQ(b.at(1), -2.5);
+  EXPECT_EQ(b.at(2), 3.140625);
+  Tensor u = file.tensor("u");
+  EXPECT_EQ(u.shape(), (Shape{1, 3}));
+  EXPECT_EQ(u.at(2), 255.0);
+  EXPECT_EQ(file.metadata().at("format"), "pt");
   test::expectAgreesWithReference(file);
 }
 

@@ -85,6 +85,22 @@ ReferenceFile readWithReference(const std::string &path) {
   return file;
 }
 
+std::string referenceRejection(const std::string &path) {
+  ScratchDir scratch;
+  std::string errors = scratch.file("reference.err");
+  std::string command = std::string("/usr/bin/python3 ") + PGC_SOURCE_DIR +
+                        "/tests/unit/weights/safetensors_reference.py '" +
+                        path + "' > /dev/null 2> '" + errors + "'";
+  int status = std::system(command.c_str());
+  std::ifstream in(errors);
+  std::string line;
+  std::getline(in, line);
+  if (status == 0)
+    return "";
+  EXPECT_EQ(line.rfind("rejected: ", 0), 0u) << command << ": " << line;
+  return line.empty() ? "failed" : line;
+}
+
 namespace {
 
 // Compares element i exactly: floats bit-for-bit as values (NaN with NaN),

@@ -47,6 +47,9 @@ struct ReferenceFile {
 };
 /// Runs /usr/bin/python3 safetensors_reference.py on `path`.
 ReferenceFile readWithReference(const std::string &path);
+/// Why the reference reader (which applies Hugging Face's layout rule)
+/// refuses `path`, or "" if it accepts it.
+std::string referenceRejection(const std::string &path);
 
 /// Checks, with gtest expectations, that every tensor the reference reader
 /// sees has the same dtype, shape, offsets and values in `file`, and that
