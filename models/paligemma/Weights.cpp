@@ -29,6 +29,11 @@ std::string legacyParameterName(const std::string &name) {
   return name;
 }
 
+bool isLoraAdapterName(const std::string &name) {
+  return name.find(".lora_A.") != std::string::npos ||
+         name.find(".lora_B.") != std::string::npos;
+}
+
 WeightLoadSummary
 loadPaliGemmaWeights(Session &session, const Checkpoint &checkpoint,
                      const std::function<void(const std::string &)> &warn) {
@@ -49,6 +54,10 @@ loadPaliGemmaWeights(Session &session, const Checkpoint &checkpoint,
   for (const PlanParameter &parameter : plan.parameters) {
     const Tensor &slot = session.parameter(parameter.name);
     auto it = available.find(parameter.name);
+    if (it == available.end() && isLoraAdapterName(parameter.name)) {
+      summary.freshAdapters.push_back(parameter.name);
+      continue;
+    }
     if (it == available.end())
       fail("{}: tensor '{}' is missing (the model expects {} {})", origin,
            parameter.name, dtypeName(slot.dtype()), formatShape(slot.shape()));

@@ -195,8 +195,11 @@ void Session::setState(const std::string &name, const Tensor &value) {
   std::memcpy(slot.raw(), value.raw(), value.byteSize());
 }
 
-void Session::initializeParameters(uint64_t seed) {
+void Session::initializeParameters(
+    uint64_t seed, const std::function<bool(const PlanParameter &)> &only) {
   for (const PlanParameter &param : plan_.parameters) {
+    if (only && !only(param))
+      continue;
     Initializer init = parseInitializer(param.name, param.init);
     // An nf4 weight is drawn in f32 at its logical shape, then quantized.
     Tensor drawn = param.nf4 ? Tensor(DType::F32, param.nf4->shape) : Tensor();

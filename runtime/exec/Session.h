@@ -39,8 +39,12 @@ public:
   /// Draws every parameter from its initialiser ("normal(0.02)", "zeros",
   /// "ones", "uniform(a,b)") with a counter-based generator: value i of
   /// parameter p depends only on (seed, p's name, i). nf4 parameters are
-  /// drawn in f32 at their logical shape and then quantized.
-  void initializeParameters(uint64_t seed);
+  /// drawn in f32 at their logical shape and then quantized. With `only`,
+  /// just the parameters it accepts (fresh LoRA adapters on loaded base
+  /// weights); the values do not depend on which others are drawn.
+  void initializeParameters(
+      uint64_t seed,
+      const std::function<bool(const PlanParameter &)> &only = nullptr);
 
   /// Runs an entry point. Inputs are bound by name and must have the
   /// declared shapes (floats convert to the declared dtype; integers must
