@@ -7,6 +7,8 @@
 #include "llvm/ADT/StringSet.h"
 
 #include <cmath>
+#include <cstring>
+#include <set>
 
 namespace mlir::pg {
 
@@ -96,6 +98,7 @@ struct InsertLoraPass : impl::PgInsertLoraBase<InsertLoraPass> {
       for (auto func : module.getOps<func::FuncOp>())
         if (failed(insertAdapters(func, lora)))
           return signalPassFailure();
+      recordSettings(module, lora);
     }
     // The policy decides every flag, so that pg-autodiff trainable-only and
     // pg-freeze see the same set: adapters train, wrapped weights freeze.
@@ -105,6 +108,48 @@ struct InsertLoraPass : impl::PgInsertLoraBase<InsertLoraPass> {
                        rules.isTrainable(param.getName().str());
       param.setTrainableAttr(trainable ? UnitAttr::get(context) : UnitAttr());
     });
+  }
+
+  // The settings a peft adapter_config.json needs, for the lowering to carry
+  // into the artifact: `pg.lora = {r, lora_alpha, lora_dropout, use_rslora,
+  // target_modules}`. target_modules is what peft would match the same
+  // modules with: the policy's plain names (peft's suffix rule), its regular
+  // expression, or, when globs were used (which peft does not know), the
+  // sorted names of the modules that got adapters.
+  void recordSettings(ModuleOp module, const pgc::LoraPolicy &lora) {
+    Builder builder(&getContext());
+    Attribute targets;
+    bool globs = llvm::any_of(lora.targets, [](const std::string &t) {
+      return t.find_first_of("*?") != std::string::npos;
+    });
+    if (!lora.targetRegex.empty()) {
+      targets = builder.getStringAttr(lora.targetRegex);
+    } else if (!globs) {
+      SmallVector<Attribute> names;
+      for (const std::string &target : lora.targets)
+        names.push_back(builder.getStringAttr(target));
+      targets = builder.getArrayAttr(names);
+    } else {
+      std::set<std::string> adapted;
+      module.walk([&](ParamOp param) {
+        StringRef name = param.getName();
+        if (name.ends_with(".lora_A.weight"))
+          adapted.insert(name.drop_back(strlen(".lora_A.weight")).str());
+      });
+      SmallVector<Attribute> names;
+      for (const std::string &name : adapted)
+        names.push_back(builder.getStringAttr(name));
+      targets = builder.getArrayAttr(names);
+    }
+    NamedAttribute fields[] = {
+        builder.getNamedAttr("r", builder.getI64IntegerAttr(lora.r)),
+        builder.getNamedAttr("lora_alpha", builder.getF64FloatAttr(lora.alpha)),
+        builder.getNamedAttr("lora_dropout",
+                             builder.getF64FloatAttr(lora.dropout)),
+        builder.getNamedAttr("use_rslora", builder.getBoolAttr(lora.rslora)),
+        builder.getNamedAttr("target_modules", targets),
+    };
+    module->setAttr("pg.lora", builder.getDictionaryAttr(fields));
   }
 
   // Freeze/train globs and LoRA targets that select nothing are likely typos

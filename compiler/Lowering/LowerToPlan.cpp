@@ -9,6 +9,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
@@ -101,12 +102,50 @@ std::vector<uint8_t> constantBytes(mlir::pg::ConstantOp op, DType dtype) {
   return bytes;
 }
 
+// pg-insert-lora's `pg.lora` settings as the JSON object the runtime reads
+// (runtime/train/Adapters.h): r, lora_alpha, lora_dropout, use_rslora,
+// target_modules (a list of names or one regular expression).
+std::string loraSettingsJson(mlir::DictionaryAttr lora, mlir::ModuleOp module) {
+  auto r = lora.getAs<mlir::IntegerAttr>("r");
+  auto alpha = lora.getAs<mlir::FloatAttr>("lora_alpha");
+  auto dropout = lora.getAs<mlir::FloatAttr>("lora_dropout");
+  auto rslora = lora.getAs<mlir::BoolAttr>("use_rslora");
+  mlir::Attribute targets = lora.get("target_modules");
+  if (!r || !alpha || !dropout || !rslora || !targets)
+    failAtOp(module, "pg.lora needs r, lora_alpha, lora_dropout, use_rslora "
+                     "and target_modules");
+  llvm::json::Object object{{"r", r.getInt()},
+                            {"lora_alpha", alpha.getValueAsDouble()},
+                            {"lora_dropout", dropout.getValueAsDouble()},
+                            {"use_rslora", rslora.getValue()}};
+  if (auto regex = llvm::dyn_cast<mlir::StringAttr>(targets)) {
+    object["target_modules"] = regex.str();
+  } else if (auto list = llvm::dyn_cast<mlir::ArrayAttr>(targets)) {
+    llvm::json::Array names;
+    for (mlir::Attribute name : list) {
+      auto text = llvm::dyn_cast<mlir::StringAttr>(name);
+      if (!text)
+        failAtOp(module, "pg.lora target_modules must hold strings");
+      names.push_back(text.str());
+    }
+    object["target_modules"] = std::move(names);
+  } else {
+    failAtOp(module, "pg.lora target_modules is neither a list nor a string");
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::json::Value(std::move(object));
+  return text;
+}
+
 class PlanLowering {
 public:
   Plan lower(mlir::ModuleOp module) {
     plan_.producer = "pgc 0.1.0";
     for (auto func : module.getOps<mlir::func::FuncOp>())
       lowerFunction(func);
+    if (auto lora = module->getAttrOfType<mlir::DictionaryAttr>("pg.lora"))
+      plan_.metadata[kMetadataLora] = loraSettingsJson(lora, module);
     plan_.validate("lowered plan");
     return std::move(plan_);
   }

@@ -207,6 +207,24 @@ std::vector<std::string> builtinPaliGemmaConfigNames() {
   return {"paligemma-3b-pt-224", "paligemma-3b-pt-448", "paligemma-3b-pt-896"};
 }
 
+std::string paliGemmaConfigText(const std::string &nameOrPath) {
+  for (int64_t size : {224, 448, 896})
+    if (nameOrPath == "paligemma-3b-pt-" + std::to_string(size))
+      return builtinJson(size);
+  std::filesystem::path path(nameOrPath);
+  if (std::filesystem::is_directory(path))
+    path /= "config.json";
+  std::vector<char> bytes = readFile(path.string());
+  return std::string(bytes.begin(), bytes.end());
+}
+
+std::string paliGemmaHubId(const std::string &nameOrPath) {
+  for (const std::string &name : builtinPaliGemmaConfigNames())
+    if (nameOrPath == name)
+      return "google/" + name;
+  return "";
+}
+
 PaliGemmaConfig loadPaliGemmaConfig(const std::string &nameOrPath) {
   for (int64_t size : {224, 448, 896})
     if (nameOrPath == "paligemma-3b-pt-" + std::to_string(size))

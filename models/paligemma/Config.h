@@ -66,6 +66,15 @@ PaliGemmaConfig parsePaliGemmaConfig(const std::string &jsonText,
 /// or a folder holding one.
 PaliGemmaConfig loadPaliGemmaConfig(const std::string &nameOrPath);
 
+/// The text of the config.json that loadPaliGemmaConfig(nameOrPath) reads
+/// (for a built-in name, the keys of the released file that matter), so
+/// that an artifact can carry the configuration it was compiled from.
+std::string paliGemmaConfigText(const std::string &nameOrPath);
+
+/// The Hugging Face hub id of a built-in configuration
+/// ("google/paligemma-3b-pt-224"); empty for a config.json.
+std::string paliGemmaHubId(const std::string &nameOrPath);
+
 /// The built-in configuration names.
 std::vector<std::string> builtinPaliGemmaConfigNames();
 

@@ -1,4 +1,5 @@
-// Serialising a Plan to the FlatBuffers .pgc format and reading it back with full verification.
+// Serialising a Plan to the FlatBuffers .pgc format and reading it back with
+// full verification.
 #include "runtime/artifact/Plan.h"
 
 #include "runtime/artifact/pgc_artifact_generated.h"
@@ -89,8 +90,7 @@ std::string serializePlan(const Plan &plan) {
   for (const PlanParameter &param : plan.parameters) {
     Offset<fb::Nf4Info> nf4 = 0;
     if (param.nf4)
-      nf4 = fb::CreateNf4Info(fbb, param.nf4->blockSize,
-                              param.nf4->doubleQuant,
+      nf4 = fb::CreateNf4Info(fbb, param.nf4->blockSize, param.nf4->doubleQuant,
                               vectorOf(fbb, param.nf4->shape));
     parameters.push_back(fb::CreateParameter(
         fbb, fbb.CreateString(param.name), param.buffer, param.trainable,
@@ -105,10 +105,15 @@ std::string serializePlan(const Plan &plan) {
         fbb, fbb.CreateString(kernel.target), fbb.CreateString(kernel.name),
         fbb.CreateString(kernel.source), fbb.CreateString(kernel.arch),
         vectorOf(fbb, kernel.binary)));
+  std::vector<Offset<fb::MetadataEntry>> metadata;
+  for (const auto &[key, value] : plan.metadata)
+    metadata.push_back(fb::CreateMetadataEntry(fbb, fbb.CreateString(key),
+                                               fbb.CreateString(value)));
   auto root = fb::CreateArtifact(
       fbb, kArtifactFormatVersion, fbb.CreateString(plan.producer),
       fbb.CreateVector(buffers), fbb.CreateVectorOfSortedTables(&parameters),
-      fbb.CreateVector(entries), fbb.CreateVector(kernels));
+      fbb.CreateVector(entries), fbb.CreateVector(kernels),
+      metadata.empty() ? 0 : fbb.CreateVectorOfSortedTables(&metadata));
   fb::FinishArtifactBuffer(fbb, root);
   return std::string(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
                      fbb.GetSize());
@@ -185,6 +190,9 @@ Plan parseArtifact(const void *data, size_t size, const std::string &what) {
       plan.kernels.push_back(PlanKernel{
           toString(k->target()), toString(k->name()), toString(k->source()),
           toString(k->arch()), toVector(k->binary())});
+  if (artifact->metadata())
+    for (const fb::MetadataEntry *m : *artifact->metadata())
+      plan.metadata[toString(m->key())] = toString(m->value());
   plan.validate(what);
   return plan;
 }

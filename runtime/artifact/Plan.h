@@ -1,4 +1,5 @@
-// The Plan: what the compiler lowers a pg module to and the runtime executes; the .pgc file's content.
+// The Plan: what the compiler lowers a pg module to and the runtime executes;
+// the .pgc file's content.
 #pragma once
 
 #include "runtime/support/DType.h"
@@ -92,12 +93,20 @@ struct PlanKernel {
   std::vector<uint8_t> binary;
 };
 
+/// Metadata keys the compiler fills (see pgc_artifact.fbs).
+inline constexpr const char *kMetadataHfConfig = "hf_config";
+inline constexpr const char *kMetadataLora = "lora";
+inline constexpr const char *kMetadataBaseModel = "base_model_name_or_path";
+
 struct Plan {
   std::string producer;
   std::vector<PlanBuffer> buffers;
   std::vector<PlanParameter> parameters;
   std::vector<PlanEntryPoint> entryPoints;
   std::vector<PlanKernel> kernels;
+  /// How the artifact was made (kMetadata* keys); empty in artifacts made
+  /// before it was recorded.
+  std::map<std::string, std::string> metadata;
 
   /// nullptr when absent.
   const PlanEntryPoint *findEntryPoint(const std::string &name) const;

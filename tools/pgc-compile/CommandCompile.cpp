@@ -216,6 +216,15 @@ int compile(const CompileOptions &options) {
     return 0;
   }
   pgc::Plan plan = pgc::compiler::lowerToPlan(module.module());
+  // The configuration travels with the artifact, so that `pgc export` can
+  // write a complete Hugging Face checkpoint folder.
+  if (!example) {
+    plan.metadata[pgc::kMetadataHfConfig] =
+        pgc::models::paliGemmaConfigText(options.config);
+    std::string hubId = pgc::models::paliGemmaHubId(options.config);
+    if (!hubId.empty())
+      plan.metadata[pgc::kMetadataBaseModel] = hubId;
+  }
   pgc::writeArtifact(plan, options.output);
   size_t steps = 0;
   for (const pgc::PlanEntryPoint &entry : plan.entryPoints)

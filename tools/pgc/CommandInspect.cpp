@@ -1,4 +1,5 @@
-// `pgc inspect FILE`: prints an artifact's entry points, parameters, buffers and steps.
+// `pgc inspect FILE`: prints an artifact's entry points, parameters, buffers
+// and steps.
 #include "tools/pgc/Commands.h"
 
 #include "runtime/artifact/Plan.h"
@@ -27,9 +28,10 @@ std::string describeAttributes(const PlanStep &step) {
     else if (attr.ints.size() == 1 && name != "axes" && name != "perm")
       text += fmt::format("={}", attr.ints[0]);
     else if (!attr.ints.empty() || !attr.floats.empty())
-      text += fmt::format("=[{}]", attr.ints.empty()
-                                       ? fmt::format("{}", fmt::join(attr.floats, ", "))
-                                       : fmt::format("{}", fmt::join(attr.ints, ", ")));
+      text += fmt::format("=[{}]",
+                          attr.ints.empty()
+                              ? fmt::format("{}", fmt::join(attr.floats, ", "))
+                              : fmt::format("{}", fmt::join(attr.ints, ", ")));
   }
   return text.empty() ? text : text + "}";
 }
@@ -79,6 +81,15 @@ void inspect(const std::string &path, bool showSteps) {
                p.nf4 ? fmt::format(" nf4(block {}{})", p.nf4->blockSize,
                                    p.nf4->doubleQuant ? ", double quant" : "")
                      : "");
+  if (plan.metadata.empty())
+    return;
+  fmt::print("\nmetadata\n");
+  for (const auto &[key, value] : plan.metadata)
+    // The model's config.json is long and spans lines: give only its size.
+    fmt::print("  {}: {}\n", key,
+               key == kMetadataHfConfig
+                   ? fmt::format("({} bytes of JSON)", value.size())
+                   : value);
 }
 
 std::string inspectPath;

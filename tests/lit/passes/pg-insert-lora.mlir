@@ -1,10 +1,18 @@
 // pg-insert-lora adds peft LoRA adapters to the targeted linears, freezes what they wrap and refuses bad policies.
 // RUN: pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-qk.yaml" | FileCheck %s
 // RUN: pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-rslora.json" | FileCheck %s --check-prefix=RSLORA
+// RUN: pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-glob.yaml" | FileCheck %s --check-prefix=GLOB
+// RUN: pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-regex.json" | FileCheck %s --check-prefix=REGEX
 // RUN: not pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-norm.yaml" 2>&1 | FileCheck %s --check-prefix=NORM
 // RUN: not pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-dropout.yaml" 2>&1 | FileCheck %s --check-prefix=DROPOUT
 // RUN: not pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-unknown-key.yaml" 2>&1 | FileCheck %s --check-prefix=KEY
 // RUN: pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-typo.yaml" 2>&1 >/dev/null | FileCheck %s --check-prefix=TYPO
+
+// The settings a peft adapter_config.json needs ride on the module for the
+// lowering: r, alpha, dropout, rsLoRA and peft's target_modules.
+// CHECK: module attributes {pg.lora = {lora_alpha = 8.000000e+00 : f64, lora_dropout = 0.000000e+00 : f64, r = 4 : i64, target_modules = ["q_proj", "o_proj"], use_rslora = false}}
+// GLOB: module attributes {pg.lora = {lora_alpha = 3.000000e+00 : f64, lora_dropout = 0.000000e+00 : f64, r = 2 : i64, target_modules = ["enc.self_attn.q_proj"], use_rslora = false}}
+// REGEX: module attributes {pg.lora = {lora_alpha = 1.600000e+01 : f64, lora_dropout = 0.000000e+00 : f64, r = 2 : i64, target_modules = ".*\\.(q|o)_proj", use_rslora = false}}
 
 // Adapters next to the weight they wrap: A [r, in] kaiming-uniform with bound
 // 1/sqrt(96), B [out, r] zeros, both f32 and trainable; every base param frozen.
@@ -34,6 +42,7 @@
 // CHECK-NEXT: return
 
 // peft's adapter_config.json: use_rslora gives scaling alpha / sqrt(r) = 4 / 2.
+// RSLORA: module attributes {pg.lora = {lora_alpha = 4.000000e+00 : f64, lora_dropout = 0.000000e+00 : f64, r = 4 : i64, target_modules = ["q_proj"], use_rslora = true}}
 // RSLORA: pg.param "enc.self_attn.q_proj.lora_A.weight" trainable
 // RSLORA-NOT: o_proj.lora_A
 // RSLORA: pg.constant dense<2.000000e+00> : tensor<f32>
