@@ -53,6 +53,10 @@ loadPaliGemmaWeights(Session &session, const Checkpoint &checkpoint,
   const Plan &plan = session.plan();
   for (const PlanParameter &parameter : plan.parameters) {
     const Tensor &slot = session.parameter(parameter.name);
+    // An NF4 parameter's buffer holds packed bytes; the checkpoint holds the
+    // weight at its logical shape, which setParameter quantizes.
+    const Shape &expected = parameter.nf4 ? parameter.nf4->shape : slot.shape();
+    DType expectedDType = parameter.nf4 ? DType::F32 : slot.dtype();
     auto it = available.find(parameter.name);
     if (it == available.end() && isLoraAdapterName(parameter.name)) {
       summary.freshAdapters.push_back(parameter.name);
@@ -60,11 +64,11 @@ loadPaliGemmaWeights(Session &session, const Checkpoint &checkpoint,
     }
     if (it == available.end())
       fail("{}: tensor '{}' is missing (the model expects {} {})", origin,
-           parameter.name, dtypeName(slot.dtype()), formatShape(slot.shape()));
+           parameter.name, dtypeName(expectedDType), formatShape(expected));
     const TensorInfo *info = checkpoint.find(it->second);
-    if (info->shape != slot.shape())
+    if (info->shape != expected)
       fail("{}: tensor '{}' has shape {}, the model expects {}", origin,
-           it->second, formatShape(info->shape), formatShape(slot.shape()));
+           it->second, formatShape(info->shape), formatShape(expected));
     if (!info->loadable ||
         !(info->dtype == DType::F32 || info->dtype == DType::BF16 ||
           info->dtype == DType::F16))
