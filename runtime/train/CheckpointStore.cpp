@@ -4,6 +4,7 @@
 #include "models/paligemma/Weights.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
+#include "runtime/train/Adapters.h"
 #include "runtime/weights/Safetensors.h"
 
 #include <algorithm>
@@ -89,6 +90,14 @@ std::string saveCheckpoint(const std::string &outputDir, const Session &session,
     optimizer.emplace_back(name, session.state(name));
   writeSafetensors((temp / "optimizer.safetensors").string(), optimizer,
                    formatMetadata());
+  // A LoRA step's adapters also go out in peft's format, for
+  // PeftModel.from_pretrained and `pgc run/generate --adapter`.
+  if (std::optional<LoraSettings> lora =
+          loraSettings(session.plan(), outputDir))
+    if (!loraModules(session.plan(), outputDir).empty())
+      writeAdapter(temp.string(), session, *lora,
+                   lora->baseModel.empty() ? state.initWeights
+                                           : lora->baseModel);
   for (const std::string &file : extraFiles) {
     std::vector<char> bytes = readFile(file);
     writeFileAtomically((temp / fs::path(file).filename()).string(),
@@ -216,6 +225,19 @@ void restoreFile(
 }
 
 } // namespace
+
+void restoreTrainableParameters(const std::string &checkpointDir,
+                                Session &session) {
+  restoreFile(
+      fs::path(checkpointDir) / "model.safetensors",
+      trainableParameters(session),
+      [&](const std::string &n) -> const Tensor & {
+        return session.parameter(n);
+      },
+      [&](const std::string &n, const Tensor &t) {
+        session.setParameter(n, t);
+      });
+}
 
 void restoreCheckpoint(const std::string &checkpointDir, Session &session) {
   fs::path dir(checkpointDir);

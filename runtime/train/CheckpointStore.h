@@ -33,7 +33,9 @@ std::vector<std::string> trainableParameters(const Session &session);
 
 /// Writes OUTPUT_DIR/checkpoint-<step>: model.safetensors (the trainable
 /// parameters, HF names), optimizer.safetensors (every state buffer:
-/// AdamW moments and gradient accumulators) and trainer_state.json. The
+/// AdamW moments and gradient accumulators), for a step with LoRA
+/// parameters also adapter_model.safetensors and adapter_config.json in
+/// peft's format (runtime/train/Adapters.h), and trainer_state.json. The
 /// files go to a hidden temporary folder first, each fsynced, which is then
 /// renamed into place, so an interrupted save leaves earlier checkpoints
 /// untouched and no partial checkpoint-N. `extraFiles` (the tokenizer) are
@@ -51,6 +53,11 @@ std::vector<std::string> listCheckpoints(const std::string &outputDir);
 
 /// Reads trainer_state.json of a checkpoint folder.
 RunState readRunState(const std::string &checkpointDir);
+
+/// Loads model.safetensors alone (the trainable parameters) into the
+/// session, checking names, dtypes and shapes.
+void restoreTrainableParameters(const std::string &checkpointDir,
+                                Session &session);
 
 /// Loads model.safetensors and optimizer.safetensors into the session,
 /// checking that names, dtypes and shapes match it exactly.

@@ -4,6 +4,7 @@
 
 #include "runtime/data/Image.h"
 #include "runtime/support/Error.h"
+#include "runtime/train/Adapters.h"
 #include "runtime/train/CheckpointStore.h"
 #include "runtime/train/Generation.h"
 
@@ -18,6 +19,7 @@ namespace {
 struct GenerateOptions {
   std::string artifact;
   std::string weights;
+  std::string adapter;
   std::string init;
   uint64_t seed = 0;
   std::string image;
@@ -72,6 +74,8 @@ int generate() {
   train::initializeModel(session, init, [](const std::string &message) {
     fmt::print(stderr, "pgc: warning: {}\n", message);
   });
+  if (!options.adapter.empty())
+    train::loadAdapter(options.adapter, session, options.artifact);
 
   RgbImage image = decodeImageFile(options.image);
   std::vector<std::string> answers = train::generateAnswers(
@@ -88,6 +92,9 @@ CommandAction registerGenerate(CLI::App &app) {
   sub->add_option("file", options.artifact, "The .pgc artifact")->required();
   sub->add_option("--weights", options.weights,
                   "A pgc run checkpoint folder, or HF safetensors weights");
+  sub->add_option("--adapter", options.adapter,
+                  "A peft LoRA adapter folder whose weights replace the LoRA "
+                  "parameters (the base comes from --weights or --init)");
   sub->add_option("--init", options.init, "'random': untrained weights");
   sub->add_option("--seed", options.seed, "With --init random")
       ->capture_default_str();

@@ -7,6 +7,7 @@
 #include "runtime/data/Image.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
+#include "runtime/train/Adapters.h"
 #include "runtime/train/CheckpointStore.h"
 #include "runtime/train/Evaluation.h"
 #include "runtime/train/EvaluationRun.h"
@@ -35,6 +36,7 @@ struct RunOptions {
   std::string valData;
   std::string tokenizer;
   std::string weights;
+  std::string adapter;
   std::string init;
   uint64_t seed = 0;
   double initStd = 0;
@@ -248,6 +250,13 @@ int run() {
 
   Plan plan = readArtifact(options.artifact);
   train::setNormalInitStd(plan, state.initStd);
+  if (!train::loraModules(plan, options.artifact).empty() &&
+      !train::loraSettings(plan, options.artifact))
+    fmt::print(stderr,
+               "pgc: warning: {}: no LoRA settings recorded (compiled by an "
+               "older pgc): checkpoints get no adapter_model.safetensors; "
+               "recompile it\n",
+               options.artifact);
   Session session(std::move(plan));
   std::string tokenizer = options.tokenizer;
   if (tokenizer.empty() && fs::is_directory(options.data))
@@ -291,6 +300,8 @@ int run() {
   train::initializeModel(session, state, [](const std::string &message) {
     fmt::print(stderr, "pgc: warning: {}\n", message);
   });
+  if (!options.adapter.empty())
+    train::loadAdapter(options.adapter, session, options.artifact);
   if (!resumeFrom.empty()) {
     train::restoreCheckpoint(resumeFrom, session);
     trainer.setStep(state.step);
@@ -466,6 +477,9 @@ CommandAction registerRun(CLI::App &app) {
   sub->add_option("--weights", options.weights,
                   "Initial weights: safetensors file, index.json, HF folder "
                   "or a pgc run checkpoint");
+  sub->add_option("--adapter", options.adapter,
+                  "A peft LoRA adapter folder (adapter_model.safetensors + "
+                  "adapter_config.json) to start the LoRA parameters from");
   sub->add_option("--init", options.init, "'random': initialise from --seed");
   sub->add_option("--seed", options.seed,
                   "Seed of random initialisation and data shuffling")

@@ -248,7 +248,8 @@ TEST_F(SafetensorsReject, GapsAndTrailingBytesAreRejectedAsHuggingFaceDoes) {
   }
 }
 
-TEST_F(SafetensorsReject, BackToBackTensorsAndEmptyOnesAtBoundariesAreAccepted) {
+TEST_F(SafetensorsReject,
+       BackToBackTensorsAndEmptyOnesAtBoundariesAreAccepted) {
   const std::string accepted[] = {
       R"({"b": {"dtype": "U8", "shape": [3], "data_offsets": [5, 8]},
           "e": {"dtype": "F32", "shape": [0, 3], "data_offsets": [5, 5]},

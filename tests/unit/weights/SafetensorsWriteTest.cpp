@@ -59,11 +59,10 @@ TEST(SafetensorsWrite, RoundTripsEveryDTypeAndShape) {
   ASSERT_EQ(file.tensors().size(), tensors.size());
   // File order: wider elements first, the given order within a width.
   auto inFileOrder = tensors;
-  std::stable_sort(inFileOrder.begin(), inFileOrder.end(),
-                   [](const auto &a, const auto &b) {
-                     return dtypeSize(a.second.dtype()) >
-                            dtypeSize(b.second.dtype());
-                   });
+  std::stable_sort(
+      inFileOrder.begin(), inFileOrder.end(), [](const auto &a, const auto &b) {
+        return dtypeSize(a.second.dtype()) > dtypeSize(b.second.dtype());
+      });
   uint64_t previousEnd = 0;
   for (size_t i = 0; i < inFileOrder.size(); ++i) {
     const auto &[name, written] = inFileOrder[i];
