@@ -97,7 +97,8 @@ bool inspectSteps = true;
 
 CommandAction registerInspect(CLI::App &app) {
   CLI::App *sub = app.add_subcommand(
-      "inspect", "Print a .pgc artifact: entry points, steps, parameters");
+      "inspect",
+      "Print a .pgc artifact: entry points, steps, parameters, metadata");
   sub->add_option("file", inspectPath, "The .pgc artifact")->required();
   sub->add_flag("!--no-steps", inspectSteps, "Leave out the step listing");
   return [] {

@@ -160,6 +160,22 @@ TEST(Adapters, TheLoweringRecordsThePeftSettings) {
   EXPECT_EQ(modules.front().module.rfind("vision_tower.", 0) == 0 ||
                 modules.front().module.rfind("language_model.", 0) == 0,
             true);
+  // The metadata survives the .pgc file; an artifact from before it was
+  // recorded still reads, and asks to be recompiled only where it matters.
+  std::string bytes = serializePlan(plan);
+  Plan reread = parseArtifact(bytes.data(), bytes.size(), "micro.pgc");
+  EXPECT_EQ(reread.metadata, plan.metadata);
+  Plan old = plan;
+  old.metadata.clear();
+  bytes = serializePlan(old);
+  Plan oldReread = parseArtifact(bytes.data(), bytes.size(), "old.pgc");
+  EXPECT_TRUE(oldReread.metadata.empty());
+  EXPECT_FALSE(train::loraSettings(oldReread, "old.pgc").has_value());
+  EXPECT_EQ(test::errorFrom([&] {
+              train::requireLoraSettings(oldReread, "old.pgc");
+            }),
+            "old.pgc: has LoRA parameters but no recorded LoRA settings "
+            "(compiled by an older pgc); recompile it");
   // A plan without LoRA has no settings and no modules.
   Plan base = compileMicro("", false);
   EXPECT_FALSE(train::loraSettings(base, "base").has_value());
