@@ -194,7 +194,18 @@ def write(path, header, body):
 name = "multi_modal_projector.linear.weight"
 h = dict(header); e = dict(h[name]); e["shape"] = e["shape"][::-1] if e["shape"][0] != e["shape"][1] else [1, e["shape"][0] * e["shape"][1]]
 h[name] = e; write(sys.argv[2] + "/shape.safetensors", h, body)
-h = dict(header); del h[name]; write(sys.argv[2] + "/missing.safetensors", h, body)
+# Without the tensor's bytes too: safetensors allows no gap where it was.
+def without(header, body, name):
+    entries = sorted((item for item in header.items() if item[0] not in ("__metadata__", name)),
+                     key=lambda item: item[1]["data_offsets"])
+    h, parts, offset = {}, [], 0
+    for key, entry in entries:
+        s, t = entry["data_offsets"]
+        h[key] = dict(entry, data_offsets=[offset, offset + t - s])
+        parts.append(body[s:t])
+        offset += t - s
+    return h, b"".join(parts)
+write(sys.argv[2] + "/missing.safetensors", *without(header, body, name))
 b = bytearray(body); s, t = header["language_model.model.norm.weight"]["data_offsets"]
 b[s:t] = struct.pack("<f", float("nan")) * ((t - s) // 4); write(sys.argv[2] + "/nan.safetensors", header, bytes(b))
 PY
