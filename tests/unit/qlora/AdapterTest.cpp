@@ -171,9 +171,8 @@ TEST(Adapters, TheLoweringRecordsThePeftSettings) {
   Plan oldReread = parseArtifact(bytes.data(), bytes.size(), "old.pgc");
   EXPECT_TRUE(oldReread.metadata.empty());
   EXPECT_FALSE(train::loraSettings(oldReread, "old.pgc").has_value());
-  EXPECT_EQ(test::errorFrom([&] {
-              train::requireLoraSettings(oldReread, "old.pgc");
-            }),
+  EXPECT_EQ(test::errorFrom(
+                [&] { train::requireLoraSettings(oldReread, "old.pgc"); }),
             "old.pgc: has LoRA parameters but no recorded LoRA settings "
             "(compiled by an older pgc); recompile it");
   // A plan without LoRA has no settings and no modules.
