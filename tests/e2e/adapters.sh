@@ -42,8 +42,31 @@ done
   --max-new-tokens 2 --output-dir "$work/base" > "$work/base.log" 2>&1 || { cat "$work/base.log"; exit 1; }
 base=$work/base/checkpoint-1/model.safetensors
 train=(--data "$work/data" --weights "$base" --seed 4 --lr 5e-2 --max-new-tokens 2 --save-steps 0)
-"$pgc" run "$work/lora.pgc" "${train[@]}" --max-steps 2 --output-dir "$work/lora" > "$work/lora.log" 2>&1 \
-  || { cat "$work/lora.log"; exit 1; }
+# Runs start from an adapter folder written here with non-zero A and B (so that every adapter gets gradients and the
+# merge has something to add), which also exercises --adapter on a minimal folder peft could have written.
+init_adapter() { # ARTIFACT DIR R ALPHA: every LoRA parameter of ARTIFACT, from a fixed formula
+  mkdir -p "$2"
+  "$pgc" inspect "$1" --no-steps > "$2.txt" || fail "inspect $1"
+  $py - "$ref" "$2" "$2.txt" "$3" "$4" <<'PY'
+import math, re, sys
+sys.path.insert(0, sys.argv[1])
+import safetensors_reference as r
+tensors = {}
+for line in open(sys.argv[3]):
+    m = re.match(r"  (\S+\.lora_[AB]\.weight) f32\[(\d+), (\d+)\]", line)
+    if m:
+        name, rows, cols = m.group(1), int(m.group(2)), int(m.group(3))
+        values = [0.2 * math.sin(1.7 * i + len(name)) for i in range(rows * cols)]
+        tensors["base_model.model." + name] = ("F32", [rows, cols], r.encode("F32", values))
+assert len(tensors) == 20, len(tensors)
+r.write(sys.argv[2] + "/adapter_model.safetensors", tensors, {"format": "pt"})
+open(sys.argv[2] + "/adapter_config.json", "w").write(
+    '{"peft_type": "LORA", "r": %s, "lora_alpha": %s}' % (sys.argv[4], sys.argv[5]))
+PY
+}
+init_adapter "$work/lora.pgc" "$work/init-adapter" 4 6
+"$pgc" run "$work/lora.pgc" "${train[@]}" --adapter "$work/init-adapter" --max-steps 2 --output-dir "$work/lora" \
+  > "$work/lora.log" 2>&1 || { cat "$work/lora.log"; exit 1; }
 ckpt=$work/lora/checkpoint-2
 
 # The adapter files as peft writes them: keys base_model.model.<module>.lora_{A,B}.weight, F32, back to back (the
@@ -186,7 +209,8 @@ sys.exit(0 if len(lora) == len(merged) > 0 and error <= 1e-5 * scale and effect 
 PY
 
 # QLoRA: NF4 base weights are dequantized, then merged; the export has the base's names and shapes.
-"$pgc" run "$work/qlora.pgc" "${train[@]}" --max-steps 1 --output-dir "$work/qlora" > "$work/qlora.log" 2>&1 \
+init_adapter "$work/qlora.pgc" "$work/init-qadapter" 8 8
+"$pgc" run "$work/qlora.pgc" "${train[@]}" --adapter "$work/init-qadapter" --max-steps 1 --output-dir "$work/qlora" > "$work/qlora.log" 2>&1 \
   || fail "qlora run: $(tail -1 "$work/qlora.log")"
 "$pgc" export "$work/qlora/checkpoint-1" --artifact "$work/qlora.pgc" --merge -o "$work/qmerged" \
   > "$work/qexport.log" 2>&1 || fail "qlora export: $(tail -1 "$work/qexport.log")"
