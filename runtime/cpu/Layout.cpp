@@ -5,28 +5,104 @@
 #include "runtime/cpu/FloatAccess.h"
 #include "runtime/cpu/Parallel.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace pgc::cpu {
 namespace {
 
+// Copies `count` elements of `width` bytes from a source `stride` elements
+// apart to consecutive places; the widths of the dtypes get a typed loop.
+template <typename T>
+void copyStridedRun(char *dst, const char *src, int64_t count, int64_t stride) {
+  T *d = reinterpret_cast<T *>(dst);
+  const T *s = reinterpret_cast<const T *>(src);
+  for (int64_t i = 0; i < count; ++i)
+    d[i] = s[i * stride];
+}
+
+void copyRun(char *dst, const char *src, int64_t count, int64_t stride,
+             size_t width) {
+  if (stride == 1) {
+    std::memcpy(dst, src, static_cast<size_t>(count) * width);
+    return;
+  }
+  switch (width) {
+  case 1:
+    return copyStridedRun<uint8_t>(dst, src, count, stride);
+  case 2:
+    return copyStridedRun<uint16_t>(dst, src, count, stride);
+  case 4:
+    return copyStridedRun<uint32_t>(dst, src, count, stride);
+  case 8:
+    return copyStridedRun<uint64_t>(dst, src, count, stride);
+  default:
+    for (int64_t i = 0; i < count; ++i)
+      std::memcpy(dst + i * width, src + i * stride * width, width);
+  }
+}
+
 // out[index] = x[sourceOffset + sum over d of index[d] * sourceStrides[d]],
 // for every multi-index of out's shape; strides may be 0 (broadcast).
+//
+// Dims of size 1 are dropped and neighbours that are contiguous in the
+// source too are merged, so that the innermost dim is as long as possible;
+// each row of it is one memcpy (source stride 1), a fill (stride 0) or a
+// strided typed loop, and rows are walked with an odometer instead of a
+// division per element.
 void stridedCopy(const Tensor &x, int64_t sourceOffset,
                  const std::vector<int64_t> &sourceStrides, Tensor &out) {
+  if (out.numel() == 0)
+    return;
   size_t width = dtypeSize(x.dtype());
-  const char *src = static_cast<const char *>(x.raw());
+  std::vector<int64_t> extents, strides;
+  for (int64_t d = 0; d < out.rank(); ++d) {
+    if (out.dim(d) == 1)
+      continue;
+    if (!extents.empty() && strides.back() == sourceStrides[d] * out.dim(d)) {
+      extents.back() *= out.dim(d);
+      strides.back() = sourceStrides[d];
+      continue;
+    }
+    extents.push_back(out.dim(d));
+    strides.push_back(sourceStrides[d]);
+  }
+  if (extents.empty()) {
+    extents.push_back(1);
+    strides.push_back(0);
+  }
+  int64_t rank = static_cast<int64_t>(extents.size());
+  int64_t inner = extents.back(), innerStride = strides.back();
+  int64_t rows = out.numel() / inner;
+  const char *src = static_cast<const char *>(x.raw()) + sourceOffset * width;
   char *dst = static_cast<char *>(out.raw());
-  const Shape &shape = out.shape();
-  int64_t rank = out.rank();
-  parallelFor(out.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      int64_t remainder = i, offset = sourceOffset;
-      for (int64_t d = rank - 1; d >= 0; --d) {
-        offset += (remainder % shape[d]) * sourceStrides[d];
-        remainder /= shape[d];
+  parallelFor(rows, grainFor(inner, 1 << 14), [&](int64_t begin, int64_t end) {
+    // The multi-index of row `begin` over the outer dims, then an odometer.
+    std::vector<int64_t> index(static_cast<size_t>(rank), 0);
+    int64_t offset = 0;
+    for (int64_t d = rank - 2, remainder = begin; d >= 0; --d) {
+      index[d] = remainder % extents[d];
+      remainder /= extents[d];
+      offset += index[d] * strides[d];
+    }
+    for (int64_t row = begin; row < end; ++row) {
+      char *rowDst = dst + row * inner * width;
+      const char *rowSrc = src + offset * width;
+      if (innerStride == 0 && width == 4) {
+        uint32_t value;
+        std::memcpy(&value, rowSrc, 4);
+        uint32_t *d = reinterpret_cast<uint32_t *>(rowDst);
+        std::fill(d, d + inner, value);
+      } else {
+        copyRun(rowDst, rowSrc, inner, innerStride, width);
       }
-      std::memcpy(dst + i * width, src + offset * width, width);
+      for (int64_t d = rank - 2; d >= 0; --d) {
+        offset += strides[d];
+        if (++index[d] < extents[d])
+          break;
+        offset -= index[d] * strides[d];
+        index[d] = 0;
+      }
     }
   });
 }
@@ -43,7 +119,8 @@ void reshape(const Tensor &x, Tensor &out) {
     fail("reshape: cannot reshape {} ({} elements) to {} ({} elements)",
          formatShape(x.shape()), x.numel(), formatShape(out.shape()),
          out.numel());
-  if (x.byteSize())
+  // The executor may give a reshape its operand's own bytes (ArenaPlan.h).
+  if (x.byteSize() && out.raw() != x.raw())
     std::memcpy(out.raw(), x.raw(), x.byteSize());
 }
 

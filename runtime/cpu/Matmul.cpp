@@ -5,8 +5,10 @@
 #include "runtime/cpu/FloatAccess.h"
 #include "runtime/cpu/Parallel.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <type_traits>
 
 #ifdef PGC_CPU_HAVE_OPENBLAS
@@ -99,11 +101,42 @@ void matmulNaive(const Tensor &a, const Tensor &b, bool transposeA,
 }
 
 #ifdef PGC_CPU_HAVE_OPENBLAS
-// One gemm call per batch; bf16/f16 operands are widened to f32 first (an
-// exact step), so the product still accumulates in f32.
+} // namespace
+} // namespace pgc::cpu
+
+// Declared weak so that a CBLAS without OpenBLAS's extensions still links.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace pgc::cpu {
+namespace {
+
+// OpenBLAS's own threads spin in sched_yield between calls and fight the
+// pool of parallelFor for the cores; every gemm is split by parallelFor
+// instead, so OpenBLAS runs single-threaded.
+void makeBlasSingleThreaded() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (openblas_set_num_threads)
+      openblas_set_num_threads(1);
+  });
+}
+
+// Rows of the result per gemm call: about 2^18 multiply-adds, at least 16
+// rows. It depends only on the problem's shape, so the calls, and with them
+// the bits of the result, do not depend on the thread count.
+int64_t gemmRowsPerChunk(const MatmulDims &d) {
+  int64_t rows = (int64_t(1) << 18) / std::max<int64_t>(d.n * d.k, 1);
+  return std::max<int64_t>(rows, 16);
+}
+
+// Row blocks of each batch's product, one gemm call per block;
+// bf16/f16 operands are widened to f32 first (an exact step), so the product
+// still accumulates in f32. With a shared b and an untransposed a, the
+// batches are one [batch * M, K] matrix and are cut as one.
 template <typename Acc>
 void matmulBlas(const Tensor &a, const Tensor &b, bool transposeA,
                 bool transposeB, const MatmulDims &d, Tensor &out) {
+  makeBlasSingleThreaded();
   FloatInput<Acc> fa(a, "matmul", "lhs"), fb(b, "matmul", "rhs");
   FloatOutput<Acc> fo(out, "matmul", "result");
   CBLAS_TRANSPOSE ta = transposeA ? CblasTrans : CblasNoTrans;
@@ -111,19 +144,30 @@ void matmulBlas(const Tensor &a, const Tensor &b, bool transposeA,
   int lda = static_cast<int>(transposeA ? d.m : d.k);
   int ldb = static_cast<int>(transposeB ? d.k : d.n);
   int ldc = static_cast<int>(d.n);
-  for (int64_t p = 0; p < d.batch; ++p) {
-    const Acc *pa = fa.data() + p * d.m * d.k;
-    const Acc *pb = fb.data() + (d.sharedB ? 0 : p * d.k * d.n);
-    Acc *pc = fo.data() + p * d.m * d.n;
-    if constexpr (std::is_same_v<Acc, double>)
-      cblas_dgemm(CblasRowMajor, ta, tb, static_cast<int>(d.m),
-                  static_cast<int>(d.n), static_cast<int>(d.k), 1.0, pa, lda,
-                  pb, ldb, 0.0, pc, ldc);
-    else
-      cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(d.m),
-                  static_cast<int>(d.n), static_cast<int>(d.k), 1.0f, pa, lda,
-                  pb, ldb, 0.0f, pc, ldc);
-  }
+  bool foldBatches = d.sharedB && !transposeA;
+  int64_t batches = foldBatches ? 1 : d.batch;
+  int64_t rowsPerBatch = foldBatches ? d.batch * d.m : d.m;
+  int64_t rowsPerChunk = std::min(gemmRowsPerChunk(d), rowsPerBatch);
+  int64_t chunksPerBatch = (rowsPerBatch + rowsPerChunk - 1) / rowsPerChunk;
+  parallelFor(batches * chunksPerBatch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      int64_t p = chunk / chunksPerBatch;
+      int64_t row = (chunk % chunksPerBatch) * rowsPerChunk;
+      int rows = static_cast<int>(std::min(rowsPerChunk, rowsPerBatch - row));
+      // Row `row` of op(a) starts at column `row` of a stored transposed.
+      const Acc *pa =
+          fa.data() + p * d.m * d.k + (transposeA ? row : row * d.k);
+      const Acc *pb = fb.data() + (d.sharedB ? 0 : p * d.k * d.n);
+      Acc *pc = fo.data() + p * d.m * d.n + row * d.n;
+      if constexpr (std::is_same_v<Acc, double>)
+        cblas_dgemm(CblasRowMajor, ta, tb, rows, static_cast<int>(d.n),
+                    static_cast<int>(d.k), 1.0, pa, lda, pb, ldb, 0.0, pc, ldc);
+      else
+        cblas_sgemm(CblasRowMajor, ta, tb, rows, static_cast<int>(d.n),
+                    static_cast<int>(d.k), 1.0f, pa, lda, pb, ldb, 0.0f, pc,
+                    ldc);
+    }
+  });
   fo.commit();
 }
 #endif

@@ -6,7 +6,9 @@
 #include "runtime/quant/Nf4.h"
 #include "runtime/support/Error.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -14,10 +16,7 @@ namespace pgc {
 
 namespace {
 
-bool isPersistent(BufferRole role) {
-  return role == BufferRole::Parameter || role == BufferRole::OptimizerState ||
-         role == BufferRole::Gradient || role == BufferRole::Constant;
-}
+bool isPersistent(BufferRole role) { return isPersistentRole(role); }
 
 // splitmix64: a counter-based generator, so that a value depends only on
 // its (seed, stream, index) and not on the order parameters are visited.
@@ -98,7 +97,18 @@ Session::Session(Plan plan) : plan_(std::move(plan)) {
       kernels.push_back(std::move(kernel));
     }
     kernels_.push_back(std::move(kernels));
+    memory_.push_back({planArena(plan_, entry), nullptr, {}});
   }
+  const char *poison = std::getenv("PGC_EXEC_POISON");
+  poisonTemporaries_ = poison && std::strcmp(poison, "0") != 0;
+}
+
+size_t Session::temporaryBytes(const std::string &entryName) const {
+  const PlanEntryPoint *entry = plan_.findEntryPoint(entryName);
+  if (!entry)
+    fail("no entry point '{}' in this artifact", entryName);
+  return memory_[static_cast<size_t>(entry - plan_.entryPoints.data())]
+      .layout.bytes;
 }
 
 void Session::setParameter(const std::string &name, const Tensor &value) {
@@ -248,7 +258,39 @@ TensorMap Session::run(const std::string &entryName, const TensorMap &inputs) {
          "them",
          unset.front(), unset.size());
 
-  std::vector<Tensor> values(plan_.buffers.size());
+  // Temporaries live in one arena per entry point, planned at construction
+  // and allocated once: a fresh zeroed tensor per buffer per call cost more
+  // (memset and page faults) than most kernels.
+  EntryMemory &memory = memory_[entryIndex];
+  std::vector<Tensor> &values = memory.values;
+  if (!memory.arena) {
+    size_t bytes = std::max(memory.layout.bytes, ArenaPlan::kAlignment);
+    void *arena = std::aligned_alloc(ArenaPlan::kAlignment, bytes);
+    if (!arena)
+      fail("entry point '{}': cannot allocate {} bytes for temporaries",
+           entryName, bytes);
+    std::memset(arena, 0, bytes);
+    memory.arena.reset(arena, std::free);
+    values.assign(plan_.buffers.size(), Tensor());
+    for (size_t b = 0; b < plan_.buffers.size(); ++b)
+      if (memory.layout.offsets[b] >= 0)
+        values[b] = Tensor::borrow(
+            plan_.buffers[b].dtype, plan_.buffers[b].shape,
+            static_cast<char *>(arena) + memory.layout.offsets[b],
+            memory.arena);
+  }
+  if (poisonTemporaries_)
+    std::memset(memory.arena.get(), 0xff, memory.layout.bytes);
+  // The caller's inputs are bound, not copied, and not kept alive past the
+  // call (even one that fails).
+  struct ReleaseInputs {
+    std::vector<Tensor> &values;
+    const std::vector<uint32_t> &inputs;
+    ~ReleaseInputs() {
+      for (uint32_t input : inputs)
+        values[input] = Tensor();
+    }
+  } releaseInputs{values, entry->inputs};
   for (size_t i = 0; i < entry->inputs.size(); ++i) {
     const std::string &name = entry->inputNames[i];
     const PlanBuffer &buffer = plan_.buffers[entry->inputs[i]];
@@ -292,16 +334,21 @@ TensorMap Session::run(const std::string &entryName, const TensorMap &inputs) {
             Tensor(plan_.buffers[index].dtype, plan_.buffers[index].shape);
       out.push_back(target);
     }
+    if (!stepTimer_) {
+      kernels[s](step, in, out);
+      continue;
+    }
+    auto start = std::chrono::steady_clock::now();
     kernels[s](step, in, out);
+    stepTimer_(step, std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count());
   }
 
+  // Outputs are copies: the arena is overwritten by the next call.
   TensorMap results;
-  for (size_t i = 0; i < entry->outputs.size(); ++i) {
-    uint32_t index = entry->outputs[i];
-    Tensor *value = slot(index);
-    results[entry->outputNames[i]] =
-        isPersistent(plan_.buffers[index].role) ? value->clone() : *value;
-  }
+  for (size_t i = 0; i < entry->outputs.size(); ++i)
+    results[entry->outputNames[i]] = slot(entry->outputs[i])->clone();
   return results;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "runtime/artifact/Plan.h"
+#include "runtime/exec/ArenaPlan.h"
 #include "runtime/support/Tensor.h"
 
 #include <functional>
@@ -59,6 +60,18 @@ public:
   /// A persistent buffer (parameter, optimizer state, gradient, constant).
   Tensor &persistentBuffer(uint32_t index) { return persistent_[index]; }
 
+  /// Bytes of the arena that holds an entry point's temporaries (see
+  /// ArenaPlan.h); allocated at its first run and reused by every later one.
+  size_t temporaryBytes(const std::string &entryPoint) const;
+  /// Test hook: fill the arena with 0xff bytes (NaN in every float dtype)
+  /// before each run, to show that no kernel reads an output it has not
+  /// written. PGC_EXEC_POISON=1 in the environment turns it on too.
+  void setPoisonTemporaries(bool poison) { poisonTemporaries_ = poison; }
+  /// Profiling hook: called after every step with its wall time (null, the
+  /// default, turns timing off).
+  using StepTimer = std::function<void(const PlanStep &, double seconds)>;
+  void setStepTimer(StepTimer timer) { stepTimer_ = std::move(timer); }
+
 private:
   using Kernel = std::function<void(const PlanStep &, std::vector<Tensor *> &,
                                     std::vector<Tensor *> &)>;
@@ -68,6 +81,17 @@ private:
   std::vector<Tensor> persistent_;
   std::vector<bool> parameterSet_;
   std::vector<std::vector<Kernel>> kernels_; // per entry point, per step
+  /// Per entry point: the temporaries' layout, their arena (null until the
+  /// first run) and a tensor per plan buffer (arena views and, during a
+  /// run, the bound inputs).
+  struct EntryMemory {
+    ArenaPlan layout;
+    std::shared_ptr<void> arena;
+    std::vector<Tensor> values;
+  };
+  std::vector<EntryMemory> memory_;
+  bool poisonTemporaries_ = false;
+  StepTimer stepTimer_;
 };
 
 /// The CPU kernel for a step's op, or nullptr if the op has none.
