@@ -259,7 +259,7 @@ void loadAdapter(const std::string &dir, Session &session,
 
 std::vector<std::pair<std::string, Tensor>>
 mergedParameters(const Session &session, const LoraSettings *settings,
-                 const std::string &what) {
+                 const std::string &what, DType as) {
   const Plan &plan = session.plan();
   std::map<std::string, const LoraModule *> byWeight;
   std::vector<LoraModule> modules = loraModules(plan, what);
@@ -310,7 +310,8 @@ mergedParameters(const Session &session, const LoraSettings *settings,
       }
       weight = sum;
     }
-    merged.emplace_back(param.name, weight);
+    merged.emplace_back(param.name,
+                        weight.dtype() == as ? weight : weight.to(as));
   }
   return merged;
 }

@@ -84,9 +84,11 @@ void loadAdapter(const std::string &dir, Session &session,
 /// Every parameter of the session except the LoRA adapters, as f32 tensors
 /// of their logical shapes (NF4 weights dequantized as bitsandbytes does),
 /// with each adapted weight replaced by W + scaling * B A (products and sums
-/// in f64, rounded once to f32). In plan order.
+/// in f64, rounded once to f32), then converted to `as` one tensor at a time
+/// (so that a bf16 export of a large model never holds all of it in f32).
+/// In plan order.
 std::vector<std::pair<std::string, Tensor>>
 mergedParameters(const Session &session, const LoraSettings *settings,
-                 const std::string &what);
+                 const std::string &what, DType as = DType::F32);
 
 } // namespace pgc::train

@@ -153,9 +153,7 @@ int exportMerged() {
     train::loadAdapter(options.adapter, session, options.artifact);
 
   std::vector<std::pair<std::string, Tensor>> tensors = train::mergedParameters(
-      session, settings ? &*settings : nullptr, options.artifact);
-  for (auto &[name, tensor] : tensors)
-    tensor = tensor.to(*dtype);
+      session, settings ? &*settings : nullptr, options.artifact, *dtype);
   std::string config = configJson(session.plan(), *dtype);
   std::vector<fs::path> tokenizer =
       tokenizerFiles(checkpoint, base.initWeights);
