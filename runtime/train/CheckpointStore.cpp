@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -293,7 +294,16 @@ void initializeModel(Session &session, const RunState &state,
   }
   models::WeightLoadSummary summary = models::loadPaliGemmaWeights(
       session, Checkpoint::open(state.initWeights), warn);
-  (void)summary;
+  if (summary.freshAdapters.empty())
+    return;
+  // Base weights for a LoRA artifact: the adapters start as peft starts them
+  // (A kaiming-uniform, B zeros), drawn from the run's seed.
+  std::set<std::string> fresh(summary.freshAdapters.begin(),
+                              summary.freshAdapters.end());
+  session.initializeParameters(state.initSeed,
+                               [&](const PlanParameter &param) {
+                                 return fresh.count(param.name) > 0;
+                               });
 }
 
 } // namespace pgc::train

@@ -88,6 +88,29 @@ sys.exit(0 if names and not any(n.startswith("vision_tower.") for n in names) el
 PY
 compare_runs "freeze-vision, stop at 5 + resume" "$work/ffull" "$work/fsplit"
 
+# LoRA on base weights: the uninterrupted run's final weights as the base of a LoRA artifact (policies/lora.yaml).
+# The adapters are drawn fresh (A kaiming-uniform, B = 0), so before any update the LoRA model evaluates exactly as
+# its base did at the end of that run, and its checkpoints hold only adapters.
+"$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/lora.yaml" \
+  --batch 4 --seq-len 32 --target cpu -o "$work/lora.pgc" > "$work/lora-compile.log" 2>&1 \
+  || fail "compile with lora.yaml: $(tail -1 "$work/lora-compile.log")"
+"$pgc" run "$work/lora.pgc" --data "$work/data" --weights "$work/full/checkpoint-8/model.safetensors" --seed 5 \
+  --lr 3e-3 --logging-steps 1 --max-new-tokens 3 --max-steps 2 --eval-at-start --save-steps 0 \
+  --output-dir "$work/lora" > "$work/lora.log" 2>&1 || fail "LoRA run on base weights: $(tail -1 "$work/lora.log")"
+/usr/bin/python3 - "$work/full/metrics.jsonl" "$work/lora/metrics.jsonl" "$work/lora/checkpoint-2/model.safetensors" <<'PY' \
+  && ok "LoRA on base weights: step-0 evaluation equals the base's final one; checkpoint holds only adapters" \
+  || fail "LoRA on base weights: see $work/lora.log"
+import json, struct, sys
+base = [r for r in map(json.loads, open(sys.argv[1])) if "eval_loss" in r][-1]
+lora = [r for r in map(json.loads, open(sys.argv[2])) if "eval_loss" in r][0]
+data = open(sys.argv[3], "rb").read()
+names = [k for k in json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]]) if k != "__metadata__"]
+same = (lora["step"], lora["eval_loss"], lora["eval_accuracy"]) == (0, base["eval_loss"], base["eval_accuracy"])
+adapters = names and all(".lora_A." in n or ".lora_B." in n for n in names)
+print("base", base, "lora", lora, len(names), "tensors")
+sys.exit(0 if same and adapters else 1)
+PY
+
 # --save-total-limit keeps the newest checkpoints only.
 "$pgc" run "$work/step.pgc" "${short[@]}" --save-steps 1 --save-total-limit 2 --output-dir "$work/rot" \
   > "$work/rot.log" 2>&1 || fail "rotation run: $(tail -1 "$work/rot.log")"

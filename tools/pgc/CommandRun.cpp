@@ -146,6 +146,8 @@ train::RunState initialState() {
     if (!options.init.empty())
       fail("give either --weights or --init random, not both");
     state.initWeights = options.weights;
+    // Seeds the fresh LoRA adapters when the weights are a base model.
+    state.initSeed = options.seed;
   } else if (options.init == "random") {
     state.initSeed = options.seed;
     state.initStd = options.initStd;
