@@ -279,8 +279,6 @@ TensorMap Session::run(const std::string &entryName, const TensorMap &inputs) {
             static_cast<char *>(arena) + memory.layout.offsets[b],
             memory.arena);
   }
-  if (poisonTemporaries_)
-    std::memset(memory.arena.get(), 0xff, memory.layout.bytes);
   // The caller's inputs are bound, not copied, and not kept alive past the
   // call (even one that fails).
   struct ReleaseInputs {
@@ -332,6 +330,10 @@ TensorMap Session::run(const std::string &entryName, const TensorMap &inputs) {
       if (!target->defined() || target->numel() == 0)
         *target =
             Tensor(plan_.buffers[index].dtype, plan_.buffers[index].shape);
+      // Right before the kernel, so that what earlier steps left there
+      // cannot hide a kernel that reads its output before writing it.
+      if (poisonTemporaries_ && memory.layout.offsets[index] >= 0)
+        std::memset(target->raw(), 0xff, target->byteSize());
       out.push_back(target);
     }
     if (!stepTimer_) {

@@ -63,9 +63,10 @@ public:
   /// Bytes of the arena that holds an entry point's temporaries (see
   /// ArenaPlan.h); allocated at its first run and reused by every later one.
   size_t temporaryBytes(const std::string &entryPoint) const;
-  /// Test hook: fill the arena with 0xff bytes (NaN in every float dtype)
-  /// before each run, to show that no kernel reads an output it has not
-  /// written. PGC_EXEC_POISON=1 in the environment turns it on too.
+  /// Test hook: fill each step's temporary outputs with 0xff bytes (NaN in
+  /// every float dtype) right before its kernel runs, to show that no
+  /// kernel reads an output element it has not written.
+  /// PGC_EXEC_POISON=1 in the environment turns it on too.
   void setPoisonTemporaries(bool poison) { poisonTemporaries_ = poison; }
   /// Profiling hook: called after every step with its wall time (null, the
   /// default, turns timing off).
