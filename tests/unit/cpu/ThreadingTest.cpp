@@ -41,6 +41,36 @@ TEST(CpuThreading, KernelsAreDeterministicAcrossThreadCounts) {
         return std::vector<Tensor>{out};
       },
       "matmul");
+  // The BLAS path is cut into row blocks by parallelFor (OpenBLAS itself
+  // runs single-threaded): a shared b folded over the batch, and batched
+  // transposed operands.
+  if (blasAvailable()) {
+    Tensor tall = randomTensor(DType::F32, {4, 300, 96}, rng);
+    Tensor aT = randomTensor(DType::F32, {3, 96, 200}, rng);
+    Tensor bT = randomTensor(DType::F32, {3, 80, 96}, rng);
+    expectSameBitsForAllThreadCounts(
+        [&] {
+          Tensor shared(DType::F32, {4, 300, 80}),
+              batched(DType::F32, {3, 200, 80});
+          matmul(tall, b, false, false, shared, MatmulPath::Blas);
+          matmul(aT, bT, true, true, batched, MatmulPath::Blas);
+          return std::vector<Tensor>{shared, batched};
+        },
+        "matmul (BLAS)");
+  }
+  Tensor wide = randomTensor(DType::F32, {3, 1, 40, 1, 70}, rng);
+  expectSameBitsForAllThreadCounts(
+      [&] {
+        Tensor gelu(DType::F32, a.shape()), grad(DType::F32, a.shape()),
+            moved(DType::F32, {96, 4, 64}),
+            spread(DType::F32, {3, 5, 40, 2, 70});
+        unary(UnaryOp::GeluTanh, a, gelu);
+        geluTanhGrad(a, gelu, grad);
+        transpose(a, {2, 0, 1}, moved);
+        broadcast(wide, spread);
+        return std::vector<Tensor>{gelu, grad, moved, spread};
+      },
+      "gelu, transpose, broadcast");
   expectSameBitsForAllThreadCounts(
       [&] {
         Tensor sum(DType::F32, {64}), maxima(DType::F32, {4, 1, 96});
