@@ -5,6 +5,7 @@
 #include "runtime/cpu/FloatAccess.h"
 #include "runtime/cpu/Parallel.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -49,6 +50,19 @@ AttentionDims checkAttention(const Tensor &q, const Tensor &k, const Tensor &v,
   return d;
 }
 
+// Each [rows, columns] plane of `planes` transposed to [columns, rows].
+template <typename Acc>
+std::vector<Acc> transposedPlanes(const Acc *planes, int64_t count,
+                                  int64_t rows, int64_t columns) {
+  std::vector<Acc> out(static_cast<size_t>(count * rows * columns));
+  for (int64_t p = 0; p < count; ++p)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < columns; ++c)
+        out[(p * columns + c) * rows + r] =
+            planes[(p * rows + r) * columns + c];
+  return out;
+}
+
 // Computes one query row's probabilities p[0..S) (f32 or f64); all zeros when
 // every key is masked out.
 template <typename Acc> class RowProbabilities {
@@ -56,6 +70,8 @@ public:
   RowProbabilities(const Tensor &q, const Tensor &k, const Tensor *mask,
                    const AttentionDims &d, Acc scale, const char *op)
       : fq_(q, op, "q"), fk_(k, op, "k"), d_(d), scale_(scale) {
+    keysByDim_ = transposedPlanes(fk_.data(), d.batch * d.kvHeads, d.keyLength,
+                                  d.headDim);
     if (mask && mask->dtype() == DType::Bool)
       allowed_ = mask->data<uint8_t>();
     else if (mask)
@@ -70,20 +86,26 @@ public:
     const Acc *query =
         fq_.data() +
         ((b * d_.queryHeads + h) * d_.queryLength + l) * d_.headDim;
-    const Acc *keys =
-        fk_.data() + (b * d_.kvHeads + h / group) * d_.keyLength * d_.headDim;
+    // Keys as [D, S]: the dot products of all keys advance together over e,
+    // each still summed in e order, in a loop the compiler vectorizes.
+    const Acc *keys = keysByDim_.data() +
+                      (b * d_.kvHeads + h / group) * d_.keyLength * d_.headDim;
     int64_t maskRow =
         b * d_.maskBatchStride + h * d_.maskHeadStride + l * d_.keyLength;
+    std::fill(p, p + d_.keyLength, Acc(0));
+    for (int64_t e = 0; e < d_.headDim; ++e) {
+      Acc qe = query[e];
+      const Acc *keyColumn = keys + e * d_.keyLength;
+      for (int64_t s = 0; s < d_.keyLength; ++s)
+        p[s] += qe * keyColumn[s];
+    }
     Acc maximum = -INFINITY;
     for (int64_t s = 0; s < d_.keyLength; ++s) {
       if (allowed_ && !allowed_[maskRow + s]) {
         p[s] = -INFINITY;
         continue;
       }
-      Acc dot = 0;
-      for (int64_t e = 0; e < d_.headDim; ++e)
-        dot += query[e] * keys[s * d_.headDim + e];
-      p[s] = scale_ * dot;
+      p[s] = scale_ * p[s];
       if (additive_)
         p[s] += (*additive_)[maskRow + s];
       maximum = std::fmax(maximum, p[s]);
@@ -103,6 +125,7 @@ public:
 
 private:
   FloatInput<Acc> fq_, fk_;
+  std::vector<Acc> keysByDim_;
   const uint8_t *allowed_ = nullptr;
   std::unique_ptr<FloatInput<Acc>> additive_;
   AttentionDims d_;
@@ -128,11 +151,15 @@ void attentionTyped(const Tensor &q, const Tensor &k, const Tensor &v,
                   rows.compute(b, h, l, p.data());
                   const Acc *values = fv.data() + (b * d.kvHeads + h / group) *
                                                       d.keyLength * d.valueDim;
-                  for (int64_t e = 0; e < d.valueDim; ++e) {
-                    Acc sum = 0;
-                    for (int64_t s = 0; s < d.keyLength; ++s)
-                      sum += p[s] * values[s * d.valueDim + e];
-                    fo[row * d.valueDim + e] = sum;
+                  // Every output sums over s in order; the e loop inside
+                  // reads value rows contiguously.
+                  Acc *result = fo.data() + row * d.valueDim;
+                  std::fill(result, result + d.valueDim, Acc(0));
+                  for (int64_t s = 0; s < d.keyLength; ++s) {
+                    Acc weight = p[s];
+                    const Acc *valueRow = values + s * d.valueDim;
+                    for (int64_t e = 0; e < d.valueDim; ++e)
+                      result[e] += weight * valueRow[e];
                   }
                 }
               });
@@ -155,6 +182,8 @@ void attentionGradTyped(const Tensor &q, const Tensor &k, const Tensor &v,
   int64_t rowCount = d.batch * d.queryHeads * d.queryLength;
   std::vector<Acc> probabilities(static_cast<size_t>(rowCount * d.keyLength));
   std::vector<Acc> scoreGrads(probabilities.size());
+  std::vector<Acc> vByDim =
+      transposedPlanes(fv.data(), d.batch * d.kvHeads, d.keyLength, d.valueDim);
   parallelFor(rowCount, grainFor(d.keyLength * (2 * d.headDim + d.valueDim)),
               [&](int64_t begin, int64_t end) {
                 for (int64_t row = begin; row < end; ++row) {
@@ -166,22 +195,33 @@ void attentionGradTyped(const Tensor &q, const Tensor &k, const Tensor &v,
                   rows.compute(b, h, l, p);
                   int64_t kvPlane = (b * d.kvHeads + h / group) * d.keyLength;
                   const Acc *gradOut = fdo.data() + row * d.valueDim;
-                  Acc weighted = 0;
-                  for (int64_t s = 0; s < d.keyLength; ++s) {
-                    Acc dp = 0;
-                    for (int64_t e = 0; e < d.valueDim; ++e)
-                      dp += gradOut[e] * fv[(kvPlane + s) * d.valueDim + e];
-                    ds[s] = dp;
-                    weighted += dp * p[s];
+                  // dP = dO V^T through V as [Dv, S], each entry summed over
+                  // e in order.
+                  const Acc *valuesByDim = vByDim.data() + kvPlane * d.valueDim;
+                  std::fill(ds, ds + d.keyLength, Acc(0));
+                  for (int64_t e = 0; e < d.valueDim; ++e) {
+                    Acc g = gradOut[e];
+                    const Acc *valueColumn = valuesByDim + e * d.keyLength;
+                    for (int64_t s = 0; s < d.keyLength; ++s)
+                      ds[s] += g * valueColumn[s];
                   }
+                  Acc weighted = 0;
+                  for (int64_t s = 0; s < d.keyLength; ++s)
+                    weighted += ds[s] * p[s];
                   for (int64_t s = 0; s < d.keyLength; ++s)
                     ds[s] = p[s] * (ds[s] - weighted);
-                  for (int64_t e = 0; e < d.headDim; ++e) {
-                    Acc sum = 0;
-                    for (int64_t s = 0; s < d.keyLength; ++s)
-                      sum += ds[s] * rows.k()[(kvPlane + s) * d.headDim + e];
-                    fdq[row * d.headDim + e] = scale * sum;
+                  // dQ = dS K, summed over s in order for every e.
+                  Acc *gradQuery = fdq.data() + row * d.headDim;
+                  std::fill(gradQuery, gradQuery + d.headDim, Acc(0));
+                  for (int64_t s = 0; s < d.keyLength; ++s) {
+                    Acc c = ds[s];
+                    const Acc *keyRow =
+                        rows.k().data() + (kvPlane + s) * d.headDim;
+                    for (int64_t e = 0; e < d.headDim; ++e)
+                      gradQuery[e] += c * keyRow[e];
                   }
+                  for (int64_t e = 0; e < d.headDim; ++e)
+                    gradQuery[e] = scale * gradQuery[e];
                 }
               });
   // One thread owns each key row of dK and dV and sums over the group's
@@ -194,20 +234,21 @@ void attentionGradTyped(const Tensor &q, const Tensor &k, const Tensor &v,
           int64_t s = keyRow % d.keyLength;
           int64_t kvHead = (keyRow / d.keyLength) % d.kvHeads;
           int64_t b = keyRow / (d.keyLength * d.kvHeads);
-          for (int64_t e = 0; e < d.headDim; ++e)
-            fdk[keyRow * d.headDim + e] = 0;
-          for (int64_t e = 0; e < d.valueDim; ++e)
-            fdv[keyRow * d.valueDim + e] = 0;
+          Acc *gradKey = fdk.data() + keyRow * d.headDim;
+          Acc *gradValue = fdv.data() + keyRow * d.valueDim;
+          std::fill(gradKey, gradKey + d.headDim, Acc(0));
+          std::fill(gradValue, gradValue + d.valueDim, Acc(0));
           for (int64_t h = kvHead * group; h < (kvHead + 1) * group; ++h)
             for (int64_t l = 0; l < d.queryLength; ++l) {
               int64_t row = (b * d.queryHeads + h) * d.queryLength + l;
-              Acc ds = scoreGrads[row * d.keyLength + s];
+              Acc ds = scale * scoreGrads[row * d.keyLength + s];
               Acc p = probabilities[row * d.keyLength + s];
+              const Acc *query = rows.q().data() + row * d.headDim;
+              const Acc *gradOut = fdo.data() + row * d.valueDim;
               for (int64_t e = 0; e < d.headDim; ++e)
-                fdk[keyRow * d.headDim + e] +=
-                    scale * ds * rows.q()[row * d.headDim + e];
+                gradKey[e] += ds * query[e];
               for (int64_t e = 0; e < d.valueDim; ++e)
-                fdv[keyRow * d.valueDim + e] += p * fdo[row * d.valueDim + e];
+                gradValue[e] += p * gradOut[e];
             }
         }
       });

@@ -121,12 +121,12 @@ void makeBlasSingleThreaded() {
   });
 }
 
-// Rows of the result per gemm call: about 2^18 multiply-adds, at least 16
+// Rows of the result per gemm call: about 2^20 multiply-adds, at least 64
 // rows. It depends only on the problem's shape, so the calls, and with them
 // the bits of the result, do not depend on the thread count.
 int64_t gemmRowsPerChunk(const MatmulDims &d) {
-  int64_t rows = (int64_t(1) << 18) / std::max<int64_t>(d.n * d.k, 1);
-  return std::max<int64_t>(rows, 16);
+  int64_t rows = (int64_t(1) << 20) / std::max<int64_t>(d.n * d.k, 1);
+  return std::max<int64_t>(rows, 64);
 }
 
 // Row blocks of each batch's product, one gemm call per block;
