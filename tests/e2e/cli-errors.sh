@@ -50,5 +50,22 @@ expect_failure unknown-model "$work/x.pgc" "unknown model 'nope'" \
 expect_failure bad-weights "$work/out6.safetensors" "bad.safetensors" \
   "$bin/pgc" exec "$work/mlp.pgc" --weights "$work/bad.safetensors" --out "$work/out6.safetensors"
 
+# A policy rule that matches nothing is a warning; --strict makes it an error (the warning, then one error line).
+printf 'freeze: ["decoder.**"]\n' > "$work/typo.yaml"
+if ! "$bin/pgc" compile --model mlp --policy "$work/typo.yaml" -o "$work/typo.pgc" > /dev/null 2> "$work/typo.err"; then
+  echo "FAIL policy-typo: refused without --strict: $(cat "$work/typo.err")"; failures=$((failures + 1))
+elif ! grep -q "rule 'decoder.\*\*' matches no parameter" "$work/typo.err"; then
+  echo "FAIL policy-typo: no warning: $(cat "$work/typo.err")"; failures=$((failures + 1))
+else
+  echo "ok   policy-typo: $(grep -o "warning: .*" "$work/typo.err")"
+fi
+"$bin/pgc" compile --model mlp --policy "$work/typo.yaml" --strict -o "$work/strict.pgc" > /dev/null 2> "$work/strict.err"
+code=$?
+if [[ $code != 1 || -e $work/strict.pgc ]] || ! tail -1 "$work/strict.err" | grep -q "which --strict makes errors"; then
+  echo "FAIL policy-strict: exit $code: $(cat "$work/strict.err")"; failures=$((failures + 1))
+else
+  echo "ok   policy-strict: $(tail -1 "$work/strict.err")"
+fi
+
 [[ $failures == 0 ]] && echo "cli errors: all ok"
 exit $(( failures > 0 ))

@@ -37,6 +37,7 @@ struct CompileOptions {
   std::string config; // --model paligemma: built-in name or config.json
   bool printParams = false;
   bool train = false;
+  bool strict = false; // policy warnings are errors
   std::string optim = "adamw_torch";
   std::string policy; // YAML policy or peft adapter_config.json
   std::string target = "cpu";
@@ -116,9 +117,24 @@ void applyPolicy(mlir::ModuleOp module, const CompileOptions &options) {
   mlir::pg::PgQuantizeNf4Options nf4;
   nf4.policy = options.policy;
   pm.addPass(mlir::pg::createPgQuantizeNf4(nf4));
+  // The passes warn about a rule or target that matches nothing. MLIR's
+  // default handler prints errors only, so print and count warnings here.
+  int warnings = 0;
+  mlir::ScopedDiagnosticHandler counter(
+      module.getContext(), [&](mlir::Diagnostic &diag) -> mlir::LogicalResult {
+        if (diag.getSeverity() != mlir::DiagnosticSeverity::Warning)
+          return mlir::failure();
+        ++warnings;
+        std::fprintf(stderr, "pgc compile: warning: %s\n", diag.str().c_str());
+        return mlir::success();
+      });
   if (mlir::failed(pm.run(module)))
     pgc::fail("policy '{}': applying it failed (see the diagnostics above)",
               options.policy);
+  if (options.strict && warnings > 0)
+    pgc::fail("policy '{}': {} warning{} (see above), which --strict makes "
+              "errors",
+              options.policy, warnings, warnings == 1 ? "" : "s");
 }
 
 // The plan's size: entry points with their step counts, persistent bytes by
@@ -261,6 +277,9 @@ SubcommandAction registerCompile(CLI::App &app) {
                   "Compute dtype: bf16, f16, f32, f64")
       ->capture_default_str();
   sub->add_flag("--print-ir", options.printIr, "Print the pg IR to stdout");
+  sub->add_flag("--strict", options.strict,
+                "Policy warnings (a rule or target that matches nothing) are "
+                "errors");
   sub->add_flag("--train", options.train,
                 "Add train_step and apply_update (pg-autodiff, pg-optimizer)");
   sub->add_option("--optim", options.optim,
