@@ -180,8 +180,19 @@ void attentionGradTyped(const Tensor &q, const Tensor &k, const Tensor &v,
   FloatOutput<Acc> fdq(dq, op, "dq"), fdk(dk, op, "dk"), fdv(dv, op, "dv");
   int64_t group = d.queryHeads / d.kvHeads;
   int64_t rowCount = d.batch * d.queryHeads * d.queryLength;
-  std::vector<Acc> probabilities(static_cast<size_t>(rowCount * d.keyLength));
-  std::vector<Acc> scoreGrads(probabilities.size());
+  // Scratch kept per thread across calls: every element is written before
+  // it is read, and a fresh zeroed [rows, S] pair per call cost as much as
+  // the loops.
+  // The lambdas below run on pool threads, which have scratch vectors of
+  // their own: they see the caller's through these pointers.
+  static thread_local std::vector<Acc> probabilityScratch, scoreGradScratch;
+  size_t scratch = static_cast<size_t>(rowCount * d.keyLength);
+  if (probabilityScratch.size() < scratch) {
+    probabilityScratch.resize(scratch);
+    scoreGradScratch.resize(scratch);
+  }
+  Acc *probabilities = probabilityScratch.data();
+  Acc *scoreGrads = scoreGradScratch.data();
   std::vector<Acc> vByDim =
       transposedPlanes(fv.data(), d.batch * d.kvHeads, d.keyLength, d.valueDim);
   parallelFor(rowCount, grainFor(d.keyLength * (2 * d.headDim + d.valueDim)),

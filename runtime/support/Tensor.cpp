@@ -3,6 +3,7 @@
 
 #include "runtime/support/Error.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -54,7 +55,19 @@ Tensor Tensor::borrow(DType dtype, Shape shape, void *data,
 }
 
 Tensor Tensor::clone() const {
-  Tensor copy(dtype_, shape_);
+  // Not through the zeroing constructor: every byte is overwritten, and
+  // the executor clones its outputs on every call.
+  Tensor copy;
+  copy.dtype_ = dtype_;
+  copy.shape_ = shape_;
+  copy.numel_ = numel_;
+  size_t rounded = std::max<size_t>((byteSize() + 63) / 64 * 64, 64);
+  void *memory = std::aligned_alloc(64, rounded);
+  if (!memory)
+    fail("out of memory allocating {} bytes for a {} tensor", byteSize(),
+         formatShape(shape_));
+  copy.storage_ = std::shared_ptr<void>(memory, std::free);
+  copy.data_ = memory;
   if (byteSize())
     std::memcpy(copy.data_, data_, byteSize());
   return copy;
