@@ -94,6 +94,9 @@ compare_runs "freeze-vision, stop at 5 + resume" "$work/ffull" "$work/fsplit"
 "$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/lora.yaml" \
   --batch 4 --seq-len 32 --target cpu -o "$work/lora.pgc" > "$work/lora-compile.log" 2>&1 \
   || fail "compile with lora.yaml: $(tail -1 "$work/lora-compile.log")"
+grep -q "pg-autodiff: gradients of the [0-9]* trainable parameters only; none of the [0-9]* frozen" "$work/lora-compile.log" \
+  && ok "lora.yaml: $(grep -o 'pg-autodiff: .*' "$work/lora-compile.log")" \
+  || fail "lora.yaml: no pg-autodiff line saying the frozen weights get no gradient"
 "$pgc" run "$work/lora.pgc" --data "$work/data" --weights "$work/full/checkpoint-8/model.safetensors" --seed 5 \
   --lr 3e-3 --logging-steps 1 --max-new-tokens 3 --max-steps 2 --eval-at-start --save-steps 0 \
   --output-dir "$work/lora" > "$work/lora.log" 2>&1 || fail "LoRA run on base weights: $(tail -1 "$work/lora.log")"

@@ -12,6 +12,7 @@
 #include "runtime/support/FileUtil.h"
 #include "tools/pgc-compile/Subcommands.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -106,6 +107,20 @@ void addTrainingFunctions(mlir::ModuleOp module,
     pgc::fail("model '{}': building the training step failed (see the "
               "diagnostics above)",
               options.model);
+  if (!autodiff.trainableOnly)
+    return;
+  // pg-freeze had nothing to cut because pg-autodiff never built a frozen
+  // weight's gradient; say so next to its report.
+  int64_t trainable = 0, frozen = 0;
+  if (auto forward = module.lookupSymbol<mlir::func::FuncOp>("forward"))
+    forward.walk([&](mlir::pg::ParamOp param) {
+      ++(param.getTrainable() ? trainable : frozen);
+    });
+  std::printf("  pg-autodiff: gradients of the %lld trainable parameters "
+              "only; none of the %lld frozen ones (NF4 or not) gets a "
+              "weight-gradient matmul\n",
+              static_cast<long long>(trainable),
+              static_cast<long long>(frozen));
 }
 
 // LoRA adapters and NF4 storage as the policy says (policies/*.yaml).
