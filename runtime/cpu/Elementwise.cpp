@@ -221,14 +221,19 @@ template <typename Acc> Acc applyUnary(UnaryOp op, Acc x) {
 template <typename Acc, UnaryOp Op>
 void unaryFloatLoop(const Acc *__restrict x, Acc *__restrict out,
                     int64_t count) {
-  parallelFor(count, 1 << 13, [=](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      if constexpr (Op == UnaryOp::GeluTanh && std::is_same_v<Acc, float>)
-        out[i] = geluTanhFloat(x[i]);
-      else
-        out[i] = applyUnary<Acc>(Op, x[i]);
-    }
-  });
+  // Cheap ops get chunks as large as binary's: waking a pool thread costs
+  // more than a few thousand square roots, above all on a loaded machine.
+  constexpr bool cheap =
+      Op == UnaryOp::Neg || Op == UnaryOp::Sqrt || Op == UnaryOp::Rsqrt;
+  parallelFor(
+      count, cheap ? 1 << 15 : 1 << 13, [=](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          if constexpr (Op == UnaryOp::GeluTanh && std::is_same_v<Acc, float>)
+            out[i] = geluTanhFloat(x[i]);
+          else
+            out[i] = applyUnary<Acc>(Op, x[i]);
+        }
+      });
 }
 
 template <typename Acc>
