@@ -30,8 +30,12 @@ std::string legacyParameterName(const std::string &name) {
 }
 
 bool isLoraAdapterName(const std::string &name) {
-  return name.find(".lora_A.") != std::string::npos ||
-         name.find(".lora_B.") != std::string::npos;
+  // The suffixes runtime/train/Adapters.cpp also keys on.
+  for (std::string suffix : {".lora_A.weight", ".lora_B.weight"})
+    if (name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return true;
+  return false;
 }
 
 WeightLoadSummary

@@ -30,8 +30,8 @@ struct WeightLoadSummary {
   std::vector<std::string> freshAdapters;
 };
 
-/// Whether a parameter is a LoRA adapter matrix (peft's `.lora_A.` /
-/// `.lora_B.` names, which pg-insert-lora gives them).
+/// Whether a parameter is a LoRA adapter matrix (peft's `….lora_A.weight` /
+/// `….lora_B.weight` names, which pg-insert-lora gives them).
 bool isLoraAdapterName(const std::string &name);
 
 /// Sets every parameter of `session` from `checkpoint`, converting F32, BF16

@@ -15,17 +15,7 @@ fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 ok() { echo "ok   $*"; }
 
 "$pgc" data synth-vqa --out "$work/data" --train 16 --val 4 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
-$py - "$work/data/tokenizer.json" "$work/micro.json" <<'PY'
-import json, sys
-tok = json.load(open(sys.argv[1]))
-config = {"image_token_index": tok["image_token_id"], "projection_dim": 32,
-          "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
-                            "num_attention_heads": 2, "image_size": 16, "patch_size": 8},
-          "text_config": {"vocab_size": tok["model_vocab_size"], "hidden_size": 32, "intermediate_size": 64,
-                          "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
-                          "head_dim": 16}}
-json.dump(config, open(sys.argv[2], "w"))
-PY
+$py "$src/tests/e2e/micro-config.py" "$work/data/tokenizer.json" "$work/micro.json"
 # r 4, alpha 6 (scaling 1.5, so that the merge must multiply).
 printf 'freeze: ["**"]\nlora: {r: 4, alpha: 6, targets: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]}\n' \
   > "$work/lora.yaml"

@@ -13,17 +13,7 @@ ok() { echo "ok   $*"; }
 
 "$pgc" data synth-vqa --out "$work/data" --train 40 --val 8 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
 # 16 px images, 8 px patches: 4 image tokens. Vocabulary and <image> id as synth-vqa's tokenizer.json says.
-/usr/bin/python3 - "$work/data/tokenizer.json" "$work/micro.json" <<'PY'
-import json, sys
-tok = json.load(open(sys.argv[1]))
-config = {"image_token_index": tok["image_token_id"], "projection_dim": 32,
-          "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
-                            "num_attention_heads": 2, "image_size": 16, "patch_size": 8},
-          "text_config": {"vocab_size": tok["model_vocab_size"], "hidden_size": 32, "intermediate_size": 64,
-                          "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
-                          "head_dim": 16}}
-json.dump(config, open(sys.argv[2], "w"))
-PY
+/usr/bin/python3 "$src/tests/e2e/micro-config.py" "$work/data/tokenizer.json" "$work/micro.json"
 "$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
   --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
   || { cat "$work/compile.log"; echo "compile failed"; exit 1; }
