@@ -1,6 +1,7 @@
 // pg-insert-lora: peft LoRA adapters on the linear layers a policy targets.
 #include "compiler/Policy/Policy.h"
 #include "passes/Passes.h"
+#include "runtime/artifact/TrainingContract.h"
 #include "runtime/support/Error.h"
 
 #include "llvm/ADT/MapVector.h"
@@ -58,12 +59,6 @@ bool linearUses(ParamOp param, SmallVectorImpl<MatmulOp> &matmuls) {
   return !matmuls.empty();
 }
 
-std::string formatShort(double value) {
-  char text[40];
-  std::snprintf(text, sizeof(text), "%g", value);
-  return text;
-}
-
 std::string formatDouble(double value) {
   char text[40];
   std::snprintf(text, sizeof(text), "%.17g", value);
@@ -89,12 +84,6 @@ struct InsertLoraPass : impl::PgInsertLoraBase<InsertLoraPass> {
     warnUnmatchedRules(module, rules);
     if (rules.lora()) {
       const pgc::LoraPolicy &lora = *rules.lora();
-      if (lora.dropout != 0) {
-        module.emitError("pg-insert-lora: ")
-            << policy << ": lora dropout " << formatShort(lora.dropout)
-            << " is not supported yet (pg has no random-number op); use 0";
-        return signalPassFailure();
-      }
       for (auto func : module.getOps<func::FuncOp>())
         if (failed(insertAdapters(func, lora)))
           return signalPassFailure();
@@ -206,10 +195,35 @@ struct InsertLoraPass : impl::PgInsertLoraBase<InsertLoraPass> {
                << "' is not a linear layer (its weight must be the "
                   "transposed rhs of every matmul that uses it)";
       }
-      for (MatmulOp matmul : matmuls)
-        wrap(weight, matmul, lora);
+      Value key = lora.dropout > 0 ? dropoutKey(func) : Value();
+      for (auto [index, matmul] : llvm::enumerate(matmuls)) {
+        // One site per use, so that two calls of a layer draw two masks.
+        std::string site = module.str();
+        if (index > 0)
+          site += "#" + std::to_string(index);
+        wrap(weight, matmul, lora, key, site);
+      }
     }
     return success();
+  }
+
+  // The function's `dropout_key` argument (tensor<2xi64>: run seed,
+  // micro-batch counter), appended on first use. The trainer feeds it;
+  // pg-eval-mode removes it again from evaluation functions.
+  Value dropoutKey(func::FuncOp func) {
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      if (auto name = func.getArgAttrOfType<StringAttr>(i, "pg.name"))
+        if (name.getValue() == pgc::contract::kDropoutKey)
+          return func.getArgument(i);
+    Builder builder(&getContext());
+    auto type = RankedTensorType::get({2}, builder.getI64Type());
+    unsigned index = func.getNumArguments();
+    func.insertArgument(
+        index, type,
+        builder.getDictionaryAttr(builder.getNamedAttr(
+            "pg.name", builder.getStringAttr(pgc::contract::kDropoutKey))),
+        func.getLoc());
+    return func.getArgument(index);
   }
 
   bool isLoraAdapterName(StringRef name) {
@@ -260,9 +274,10 @@ struct InsertLoraPass : impl::PgInsertLoraBase<InsertLoraPass> {
     return {a.getResult(), b.getResult()};
   }
 
-  // y = base(x) [+ bias] becomes y + scaling * B(A(x)), computed in the
-  // adapters' dtype and cast back to y's.
-  void wrap(ParamOp weight, MatmulOp matmul, const pgc::LoraPolicy &lora) {
+  // y = base(x) [+ bias] becomes y + scaling * B(A(dropout(x))), computed in
+  // the adapters' dtype and cast back to y's.
+  void wrap(ParamOp weight, MatmulOp matmul, const pgc::LoraPolicy &lora,
+            Value dropoutKey, const std::string &site) {
     auto [a, b] = adapterParams(weight, lora);
     Location loc = matmul.getLoc();
     // peft adds the adapter to the base layer's output, bias included: find
@@ -286,6 +301,12 @@ struct InsertLoraPass : impl::PgInsertLoraBase<InsertLoraPass> {
     Value x = matmul.getLhs();
     if (cast<RankedTensorType>(x.getType()).getElementType() != element)
       x = builder.create<CastOp>(loc, x, TypeAttr::get(element));
+    // peft: lora_B(lora_A(dropout(x))) on the adapter's input dtype; the base
+    // layer sees x undropped.
+    if (dropoutKey)
+      x = builder.create<DropoutOp>(loc, x, dropoutKey,
+                                    builder.getF64FloatAttr(lora.dropout),
+                                    builder.getStringAttr(site));
     Value down = builder.create<MatmulOp>(loc, x, a, UnitAttr(),
                                           builder.getUnitAttr(), TypeAttr());
     Value delta = builder.create<MatmulOp>(loc, down, b, UnitAttr(),

@@ -186,9 +186,13 @@ def PgInsertLora : Pass<"pg-insert-lora", "::mlir::ModuleOp"> {
     peft's list form does (module name equal to the target or ending in
     "." + target) or, with `*`/`?`, as globs. Then marks every param by the
     policy: adapters train, the weights they wrap are frozen, the rest
-    follows the freeze/train rules. Errors: a target that is not a linear
-    layer, lora dropout other than 0 (no RNG op yet), an unreadable policy.
-    Warnings: a rule or target that matches nothing. Run before pg-autodiff.
+    follows the freeze/train rules. With `dropout: p` > 0 the adapter's
+    input is `pg.dropout %x, %key p <p> site "<module>"` (peft applies
+    nn.Dropout to x on the LoRA branch only), `%key` being a new function
+    argument `dropout_key` (tensor<2xi64>: run seed, micro-batch counter);
+    run pg-eval-mode on the functions that evaluate. Errors: a target that
+    is not a linear layer, an unreadable policy. Warnings: a rule or target
+    that matches nothing. Run before pg-autodiff.
 
     Before (policy `lora: {r: 2, alpha: 4, targets: [q_proj]}`):
     ```mlir
@@ -246,6 +250,36 @@ def PgQuantizeNf4 : Pass<"pg-quantize-nf4", "::mlir::ModuleOp"> {
   let options = [
     Option<"policy", "policy", "std::string", "\"\"",
            "YAML policy file with a quantize section">,
+  ];
+  let dependentDialects = ["::mlir::pg::PgDialect"];
+}
+
+def PgEvalMode : Pass<"pg-eval-mode", "::mlir::ModuleOp"> {
+  let summary = "Make a function an evaluation function: dropout becomes the identity";
+  let description = [{
+    torch's `model.eval()` as a pass. In function `function` every
+    `pg.dropout` is replaced by its input, and the `dropout_key` argument,
+    then unused, is removed, so that evaluation and generation need no key
+    and see the deterministic model. The training function that pg-autodiff
+    cloned from it beforehand keeps its dropout. A function without dropout
+    is left as it is.
+
+    Before:
+    ```mlir
+    func.func @forward(%x: tensor<3x4xf32> {pg.name = "x"},
+                       %key: tensor<2xi64> {pg.name = "dropout_key"}) -> ... {
+      %d = pg.dropout %x, %key p 1.000000e-01 site "q_proj" : tensor<3x4xf32>, tensor<2xi64>
+      %y = pg.matmul %d, %a transpose_rhs : tensor<3x4xf32>, tensor<2x4xf32>
+    ```
+    After:
+    ```mlir
+    func.func @forward(%x: tensor<3x4xf32> {pg.name = "x"}) -> ... {
+      %y = pg.matmul %x, %a transpose_rhs : tensor<3x4xf32>, tensor<2x4xf32>
+    ```
+  }];
+  let options = [
+    Option<"function", "function", "std::string", "\"forward\"",
+           "Function to turn into its evaluation form">,
   ];
   let dependentDialects = ["::mlir::pg::PgDialect"];
 }

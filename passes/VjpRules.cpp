@@ -314,6 +314,11 @@ FailureOr<SmallVector<Value>> VjpBuilder::vjp(Operation *op,
     grads[0] = b.create<CrossEntropyGradOp>(loc, loss.getLogits(),
                                             loss.getLabels(), dy,
                                             loss.getIgnoreIndexAttr());
+  } else if (auto dropout = dyn_cast<DropoutOp>(op)) {
+    // Linear in x for a fixed key: the same mask (same key and site) and
+    // scale applied to dy. The key is an integer input and gets nothing.
+    grads[0] = b.create<DropoutOp>(loc, dy, dropout.getKey(),
+                                   dropout.getPAttr(), dropout.getSiteAttr());
   } else if (isa<CompareOp, IotaOp, ConstantOp, ParamOp, DequantNF4Op>(op)) {
     // No gradient flows through comparisons, indices or frozen storage.
   } else {

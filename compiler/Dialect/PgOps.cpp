@@ -581,6 +581,28 @@ LogicalResult DequantNF4Op::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+LogicalResult DropoutOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location>,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &types) {
+  types.push_back(adaptor.getInput().getType());
+  return success();
+}
+
+LogicalResult DropoutOp::verify() {
+  double p = getP().convertToDouble();
+  if (!(p >= 0 && p < 1))
+    return emitOpError("p must be in [0, 1), got ") << p;
+  auto key = getKey().getType();
+  if (key.getShape() != ArrayRef<int64_t>{2} ||
+      !key.getElementType().isInteger(64))
+    return emitOpError("key must be tensor<2xi64> (seed, counter), got ")
+           << key;
+  if (getSite().empty())
+    return emitOpError("site must name the dropout place");
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Backward ops
 //===----------------------------------------------------------------------===//

@@ -433,6 +433,33 @@ def Pg_DequantNF4Op : Pg_Op<"dequant_nf4", [Pure, InferTypeOpAdaptor]> {
   let assemblyFormat = "$weight attr-dict `:` qualified(type($weight)) `to` $dtype";
 }
 
+def Pg_DropoutOp : Pg_Op<"dropout", [Pure, InferTypeOpAdaptor]> {
+  let summary = "inverted dropout with a counter-based mask: x * keep / (1 - p)";
+  let description = [{
+    Element i (row-major) of `input` is kept iff
+    `unitInterval(mix(base + i)) >= p`, where `base` is
+    `dropoutStream(key[0], key[1], fnv1a(site))` (runtime/support/CounterRng.h):
+    `key` is the rank-1 i64 pair [run seed, micro-batch counter] the trainer
+    passes in as the `dropout_key` argument, and `site` names the dropout
+    place, so that two sites (q_proj's and v_proj's adapters) draw independent
+    masks from one key. Kept elements are multiplied by 1 / (1 - p) rounded
+    to the compute type (f32, f64 for f64 input), dropped ones become 0. The
+    op is linear in `input` for a fixed key: its gradient is the same dropout
+    of the output gradient. pg-eval-mode removes it from evaluation functions.
+
+    ```mlir
+    %y = pg.dropout %x, %key p 1.000000e-01 site "layers.0.q_proj"
+           : tensor<4x8xf32>, tensor<2xi64>
+    ```
+  }];
+  let arguments = (ins Pg_FloatTensor:$input, Pg_IntTensor:$key, F64Attr:$p,
+                       StrAttr:$site);
+  let results = (outs Pg_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $key `p` $p `site` $site attr-dict `:` "
+                       "type($input) `,` type($key)";
+  let hasVerifier = 1;
+}
+
 include "compiler/Dialect/PgGradOps.td"
 
 #endif // PGC_DIALECT_PG_OPS_TD

@@ -7,6 +7,9 @@ constexpr const char *kTrainStep = "train_step";
 constexpr const char *kApplyUpdate = "apply_update";
 /// train_step's extra rank-0 input: the factor on this micro-batch's gradient.
 constexpr const char *kLossScale = "loss_scale";
+/// train_step's i64 [2] input when LoRA dropout is on: the run's seed and the
+/// number of micro-batches trained before this one (pg.dropout's key).
+constexpr const char *kDropoutKey = "dropout_key";
 /// apply_update's output: the global gradient norm before clipping.
 constexpr const char *kGradNorm = "grad_norm";
 

@@ -11,6 +11,7 @@
 #include "runtime/support/Tensor.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace pgc::cpu {
@@ -119,6 +120,14 @@ void crossEntropy(const Tensor &logits, const Tensor &labels,
 void crossEntropyGrad(const Tensor &logits, const Tensor &labels,
                       int64_t ignoreIndex, const Tensor &dloss,
                       Tensor &dlogits);
+
+/// Inverted dropout: out[i] = keep(i) ? x[i] * (1 / (1 - p)) : 0, with
+/// keep(i) = unitInterval(mix(base + i)) >= p and base = dropoutBase(key,
+/// site) (runtime/support/CounterRng.h). key is i64 [2]: seed, counter.
+void dropout(const Tensor &x, const Tensor &key, double p,
+             const std::string &site, Tensor &out);
+/// The mask's base counter for a key tensor and a site name.
+uint64_t dropoutBase(const Tensor &key, const std::string &site);
 
 void geluTanhGrad(const Tensor &x, const Tensor &dy, Tensor &dx);
 

@@ -216,6 +216,11 @@ const std::unordered_map<std::string, StepKernel> &kernelTable() {
          expectArity(s, in, 2, out, 1);
          cpu::crossEntropy(*in[0], *in[1], s.integer("ignore_index"), *out[0]);
        }},
+      {"dropout",
+       [](const Step &s, Ins &in, Ins &out) {
+         expectArity(s, in, 2, out, 1);
+         cpu::dropout(*in[0], *in[1], s.real("p"), s.text("site"), *out[0]);
+       }},
       // Backward ops created by pg-autodiff.
       {"gelu_tanh_grad",
        [](const Step &s, Ins &in, Ins &out) {

@@ -4,6 +4,7 @@
 
 #include "runtime/exec/Nf4Storage.h"
 #include "runtime/quant/Nf4.h"
+#include "runtime/support/CounterRng.h"
 #include "runtime/support/Error.h"
 
 #include <chrono>
@@ -18,26 +19,8 @@ namespace {
 
 bool isPersistent(BufferRole role) { return isPersistentRole(role); }
 
-// splitmix64: a counter-based generator, so that a value depends only on
-// its (seed, stream, index) and not on the order parameters are visited.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-uint64_t hashName(const std::string &name) {
-  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a
-  for (unsigned char c : name)
-    h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
-
-// Uniform in (0, 1): 53 random bits, never exactly 0.
-double unitInterval(uint64_t bits) {
-  return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
-}
+using rng::mix;
+using rng::unitInterval;
 
 struct Initializer {
   enum Kind { Zeros, Ones, Normal, Uniform } kind;
@@ -214,7 +197,7 @@ void Session::initializeParameters(
     // An nf4 weight is drawn in f32 at its logical shape, then quantized.
     Tensor drawn = param.nf4 ? Tensor(DType::F32, param.nf4->shape) : Tensor();
     Tensor &slot = param.nf4 ? drawn : persistent_[param.buffer];
-    uint64_t stream = mix(seed ^ mix(hashName(param.name)));
+    uint64_t stream = rng::initStream(seed, param.name);
     for (int64_t i = 0; i < slot.numel(); ++i) {
       double value = 0;
       switch (init.kind) {

@@ -63,7 +63,17 @@ Trainer::Trainer(Session &session, TrainingConfig config)
   if (!train || !update)
     fail("artifact has no '{}' entry point: compile with --train",
          train ? kUpdateEntry : kTrainEntry);
-  requireInput(*train, "loss_scale");
+  requireInput(*train, contract::kLossScale);
+  for (size_t i = 0; i < train->inputNames.size(); ++i)
+    if (train->inputNames[i] == contract::kDropoutKey) {
+      const PlanBuffer &key = plan.buffers[train->inputs[i]];
+      if (key.dtype != DType::I64 || key.shape != Shape{2})
+        fail("entry point '{}': input '{}' must be i64 [2], the artifact has "
+             "{} {}",
+             kTrainEntry, contract::kDropoutKey, dtypeName(key.dtype),
+             formatShape(key.shape));
+      feedsDropoutKey_ = true;
+    }
   for (const char *name : kUpdateInputs)
     requireInput(*update, name);
   if (std::find(update->outputNames.begin(), update->outputNames.end(),
@@ -75,9 +85,18 @@ TensorMap Trainer::trainStep(const TensorMap &batch) {
   if (batch.count("loss_scale"))
     fail("train step: 'loss_scale' is set by the trainer from the gradient "
          "accumulation steps, not by the batch");
+  if (batch.count(contract::kDropoutKey))
+    fail("train step: 'dropout_key' is set by the trainer from the seed and "
+         "the micro-batch count, not by the batch");
   TensorMap inputs = batch;
   inputs["loss_scale"] =
       scalarF32(1.0 / static_cast<double>(config_.gradientAccumulationSteps));
+  if (feedsDropoutKey_) {
+    Tensor key(DType::I64, {2});
+    key.data<int64_t>()[0] = static_cast<int64_t>(config_.dropoutSeed);
+    key.data<int64_t>()[1] = microBatchesTrained();
+    inputs[contract::kDropoutKey] = std::move(key);
+  }
   TensorMap outputs = session_.run(kTrainEntry, inputs);
   ++pending_;
   return outputs;

@@ -32,6 +32,9 @@ struct TrainingConfig {
   int64_t totalSteps = 1;
   /// false: constant rate after the warmup (constant_with_warmup).
   bool decayAfterWarmup = true;
+  /// Keys the dropout masks of a train_step with a `dropout_key` input,
+  /// together with the number of micro-batches trained before this one.
+  uint64_t dropoutSeed = 0;
 };
 
 /// What one optimizer step did, for logging.
@@ -54,7 +57,9 @@ public:
   Trainer(Session &session, TrainingConfig config);
 
   /// Runs train_step on one micro-batch (forward's inputs; loss_scale is
-  /// added here as 1 / gradientAccumulationSteps) and returns its outputs.
+  /// added here as 1 / gradientAccumulationSteps, and dropout_key, where
+  /// train_step has one, as [dropoutSeed, microBatchesTrained()]) and
+  /// returns its outputs.
   TensorMap trainStep(const TensorMap &batch);
 
   /// One optimizer step over the gradients accumulated since the last one:
@@ -71,6 +76,12 @@ public:
   void setStep(int64_t step);
   /// Micro-batches accumulated since the last update.
   int64_t pendingMicroBatches() const { return pending_; }
+  /// Micro-batches trained in the whole run: step() whole steps of
+  /// gradientAccumulationSteps each, plus the pending ones. The dropout
+  /// counter, so that a resumed run draws the masks it would have drawn.
+  int64_t microBatchesTrained() const {
+    return step_ * config_.gradientAccumulationSteps + pending_;
+  }
 
   /// Names of the AdamW moments (for checkpoints, read with Session::state).
   std::vector<std::string> optimizerStateNames() const;
@@ -85,6 +96,7 @@ private:
   LinearSchedule schedule_;
   int64_t step_ = 0;
   int64_t pending_ = 0;
+  bool feedsDropoutKey_ = false;
 };
 
 } // namespace pgc::train

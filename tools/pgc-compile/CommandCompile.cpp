@@ -152,6 +152,15 @@ void applyPolicy(mlir::ModuleOp module, const CompileOptions &options) {
               options.policy, warnings, warnings == 1 ? "" : "s");
 }
 
+// pg-eval-mode on forward: its dropout (from a policy with lora dropout)
+// becomes the identity, after pg-autodiff has cloned the training copy.
+void setEvalMode(mlir::ModuleOp module) {
+  mlir::PassManager pm(module.getContext());
+  pm.addPass(mlir::pg::createPgEvalMode());
+  if (mlir::failed(pm.run(module)))
+    pgc::fail("pg-eval-mode on 'forward' failed (see the diagnostics above)");
+}
+
 // The plan's size: entry points with their step counts, persistent bytes by
 // role, and the file.
 void printPlanSize(const pgc::Plan &plan, const std::string &path) {
@@ -220,6 +229,9 @@ int compile(const CompileOptions &options) {
   // step. Without -o (the policy report alone) no backward is built.
   if (options.train || (!options.policy.empty() && !options.output.empty()))
     addTrainingFunctions(module.module(), options);
+  // LoRA dropout stays in train_step only: forward evaluates and generates.
+  if (!options.policy.empty())
+    setEvalMode(module.module());
 
   std::string ir;
   llvm::raw_string_ostream os(ir);

@@ -291,6 +291,8 @@ int run() {
   config.gradientAccumulationSteps = options.gradAccum;
   config.warmupSteps = options.warmupSteps;
   config.decayAfterWarmup = options.scheduler == "linear";
+  // --seed keys LoRA dropout as it keys shuffling (saved as data_seed).
+  config.dropoutSeed = state.dataSeed;
   const int64_t batchesPerEpoch = static_cast<int64_t>(data.train.size()) / B;
   config.totalSteps =
       options.maxSteps > 0
@@ -484,7 +486,7 @@ CommandAction registerRun(CLI::App &app) {
                   "adapter_config.json) to start the LoRA parameters from");
   sub->add_option("--init", options.init, "'random': initialise from --seed");
   sub->add_option("--seed", options.seed,
-                  "Seed of random initialisation and data shuffling")
+                  "Seed of random initialisation, data shuffling and LoRA dropout")
       ->capture_default_str();
   sub->add_option("--init-std", options.initStd,
                   "With --init random: std of every normal initialiser "

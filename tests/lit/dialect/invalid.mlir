@@ -590,3 +590,39 @@ func.func @f(%ids: tensor<2x3xi64>, %g: tensor<2x3x5xf32>) {
   %0 = pg.scatter_add %ids, %g : tensor<2x3xi64>, tensor<2x3x5xf32> -> tensor<10x4xf32>
   return
 }
+
+// -----
+
+// Dropout's p is a probability below 1 (p = 1 would divide by zero).
+func.func @f(%x: tensor<4xf32>, %k: tensor<2xi64>) {
+  // expected-error @+1 {{p must be in [0, 1), got 1}}
+  %0 = pg.dropout %x, %k p 1.0 site "a" : tensor<4xf32>, tensor<2xi64>
+  return
+}
+
+// -----
+
+// The key is the (seed, counter) pair of i64.
+func.func @f(%x: tensor<4xf32>, %k: tensor<3xi64>) {
+  // expected-error @+1 {{key must be tensor<2xi64> (seed, counter), got 'tensor<3xi64>'}}
+  %0 = pg.dropout %x, %k p 0.5 site "a" : tensor<4xf32>, tensor<3xi64>
+  return
+}
+
+// -----
+
+// Two sites with one name would draw the same mask.
+func.func @f(%x: tensor<4xf32>, %k: tensor<2xi64>) {
+  // expected-error @+1 {{site must name the dropout place}}
+  %0 = pg.dropout %x, %k p 0.5 site "" : tensor<4xf32>, tensor<2xi64>
+  return
+}
+
+// -----
+
+// Only float tensors are dropped out.
+func.func @f(%x: tensor<4xi32>, %k: tensor<2xi64>) {
+  // expected-error @+1 {{operand #0 must be}}
+  %0 = pg.dropout %x, %k p 0.5 site "a" : tensor<4xi32>, tensor<2xi64>
+  return
+}

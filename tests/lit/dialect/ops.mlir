@@ -194,3 +194,15 @@ func.func @backward(%x: tensor<2x4xf32>, %w: tensor<4xf32>, %q: tensor<1x2x3x4xf
   %7 = pg.scatter_add %y, %x : tensor<2xi64>, tensor<2x4xf32> -> tensor<9x4xf32>
   return
 }
+
+// -----
+
+// Dropout keeps its input's type; the key is the (seed, counter) pair.
+// CHECK-LABEL: func @dropout
+// CHECK: pg.dropout %arg0, %arg1 p 1.000000e-01 site "layers.0.q_proj" : tensor<4x8xf32>, tensor<2xi64>
+// CHECK: pg.dropout %arg2, %arg1 p 5.000000e-01 site "b#1" : tensor<3xbf16>, tensor<2xi64>
+func.func @dropout(%x: tensor<4x8xf32>, %key: tensor<2xi64>, %h: tensor<3xbf16>) -> (tensor<4x8xf32>, tensor<3xbf16>) {
+  %0 = pg.dropout %x, %key p 0.1 site "layers.0.q_proj" : tensor<4x8xf32>, tensor<2xi64>
+  %1 = pg.dropout %h, %key p 0.5 site "b#1" : tensor<3xbf16>, tensor<2xi64>
+  return %0, %1 : tensor<4x8xf32>, tensor<3xbf16>
+}

@@ -4,7 +4,7 @@
 // RUN: pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-glob.yaml" | FileCheck %s --check-prefix=GLOB
 // RUN: pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-regex.json" | FileCheck %s --check-prefix=REGEX
 // RUN: not pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-norm.yaml" 2>&1 | FileCheck %s --check-prefix=NORM
-// RUN: not pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-dropout.yaml" 2>&1 | FileCheck %s --check-prefix=DROPOUT
+// RUN: pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-dropout.yaml" | FileCheck %s --check-prefix=DROPOUT
 // RUN: not pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-unknown-key.yaml" 2>&1 | FileCheck %s --check-prefix=KEY
 // RUN: pgc-opt %S/Inputs/lora-block.mlir -pg-insert-lora="policy=%S/Inputs/lora-typo.yaml" 2>&1 >/dev/null | FileCheck %s --check-prefix=TYPO
 
@@ -48,7 +48,16 @@
 // RSLORA: pg.constant dense<2.000000e+00> : tensor<f32>
 
 // NORM: error: pg-insert-lora: lora target 'dec.input_layernorm' is not a linear layer
-// DROPOUT: error: pg-insert-lora: {{.*}}lora-dropout.yaml: lora dropout 0.1 is not supported yet
+// Dropout (peft's lora_dropout) on the adapter's f32 input only, keyed by a
+// new last argument; the base matmul keeps the undropped x.
+// DROPOUT: module attributes {pg.lora = {lora_alpha = 8.000000e+00 : f64, lora_dropout = 1.000000e-01 : f64
+// DROPOUT: func.func @forward(%arg0: tensor<3x96xbf16> {pg.name = "x"}, %arg1: tensor<3xi32> {pg.name = "ids"}, %[[SEEDS:.*]]: tensor<2xi64> {pg.name = "dropout_key"})
+// DROPOUT: %[[A:.*]] = pg.param "enc.self_attn.q_proj.lora_A.weight" trainable
+// DROPOUT: pg.matmul %arg0, %{{.*}} transpose_rhs : tensor<3x96xbf16>, tensor<96x96xbf16>
+// DROPOUT: %[[XF:.*]] = pg.cast %arg0 : tensor<3x96xbf16> to f32
+// DROPOUT-NEXT: %[[XD:.*]] = pg.dropout %[[XF]], %[[SEEDS]] p 1.000000e-01 site "enc.self_attn.q_proj" : tensor<3x96xf32>, tensor<2xi64>
+// DROPOUT-NEXT: pg.matmul %[[XD]], %[[A]] transpose_rhs : tensor<3x96xf32>, tensor<4x96xf32>
+// DROPOUT-NOT: pg.dropout
 // KEY: error: pg-insert-lora: {{.*}}lora-unknown-key.yaml:2: unknown lora key 'rank'
 // TYPO-DAG: warning: pg-insert-lora: {{.*}}lora-typo.yaml: rule 'text_tower.**' matches no parameter
 // TYPO-DAG: warning: pg-insert-lora: {{.*}}lora-typo.yaml: lora target 'qproj' matches no module

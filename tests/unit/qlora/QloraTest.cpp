@@ -475,8 +475,8 @@ TEST(Passes, BadPoliciesAreDiagnosed) {
   std::vector<Case> cases = {
       {"freeze: [\"**\"]\nlora: {r: 2, targets: [\"enc.**\"]}\n", false,
        "lora target 'enc.norm' is not a linear layer"},
-      {"lora: {r: 2, dropout: 0.05, targets: [q_proj]}\n", false,
-       "lora dropout 0.05 is not supported yet"},
+      {"lora: {r: 2, dropout: 1.0, targets: [q_proj]}\n", false,
+       "lora dropout must be in [0, 1), got 1"},
       {"train: [\"**\"]\nquantize: {nf4: [q_proj]}\n", true,
        "nf4 target 'enc.self_attn.q_proj.weight' is trainable"},
   };
