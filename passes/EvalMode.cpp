@@ -1,4 +1,5 @@
-// pg-eval-mode: an evaluation function without dropout, as torch's model.eval().
+// pg-eval-mode: an evaluation function without dropout, as torch's
+// model.eval().
 #include "passes/Passes.h"
 #include "runtime/artifact/TrainingContract.h"
 

@@ -24,10 +24,10 @@ Value VjpBuilder::splat(RankedTensorType type, double value) {
   if (auto floatType = llvm::dyn_cast<FloatType>(type.getElementType()))
     element = b.getFloatAttr(floatType, value);
   else
-    element = b.getIntegerAttr(type.getElementType(),
-                               static_cast<int64_t>(value));
-  Value scalar = b.create<ConstantOp>(
-      loc, DenseElementsAttr::get(scalarType, element));
+    element =
+        b.getIntegerAttr(type.getElementType(), static_cast<int64_t>(value));
+  Value scalar =
+      b.create<ConstantOp>(loc, DenseElementsAttr::get(scalarType, element));
   if (type.getRank() == 0)
     return scalar;
   return b.create<BroadcastOp>(loc, scalar, type.getShape());
@@ -104,8 +104,8 @@ Value VjpBuilder::matmulRhsGrad(MatmulOp op, Value dy) {
     int64_t rows = lhsType.getNumElements() / k;
     auto dyType = typeOf(dy);
     lhs = b.create<ReshapeOp>(loc, lhs, ArrayRef<int64_t>{rows, k});
-    dy = b.create<ReshapeOp>(
-        loc, dy, ArrayRef<int64_t>{rows, dyType.getShape().back()});
+    dy = b.create<ReshapeOp>(loc, dy,
+                             ArrayRef<int64_t>{rows, dyType.getShape().back()});
   }
   if (!tb)
     return b.create<MatmulOp>(loc, lhs, dy, ta ? UnitAttr() : b.getUnitAttr(),
@@ -176,11 +176,13 @@ FailureOr<SmallVector<Value>> VjpBuilder::vjp(Operation *op,
       grads[0] = b.create<DivOp>(loc, dy, div.getRhs());
     if (want(1)) {
       Value scaled = b.create<MulOp>(loc, dy, div.getResult());
-      grads[1] = b.create<NegOp>(loc, b.create<DivOp>(loc, scaled, div.getRhs()));
+      grads[1] =
+          b.create<NegOp>(loc, b.create<DivOp>(loc, scaled, div.getRhs()));
     }
   } else if (isa<MaxOp, MinOp>(op)) {
     // Ties send the gradient to the left operand.
-    auto predicate = isa<MaxOp>(op) ? ComparePredicate::ge : ComparePredicate::le;
+    auto predicate =
+        isa<MaxOp>(op) ? ComparePredicate::ge : ComparePredicate::le;
     Value takeLhs = b.create<CompareOp>(
         loc, ComparePredicateAttr::get(b.getContext(), predicate),
         op->getOperand(0), op->getOperand(1));
@@ -205,8 +207,8 @@ FailureOr<SmallVector<Value>> VjpBuilder::vjp(Operation *op,
     grads[0] = b.create<MulOp>(loc, scaled, cube);
   } else if (auto tanh = dyn_cast<TanhOp>(op)) {
     Value y = tanh.getResult();
-    Value slope = b.create<SubOp>(loc, splat(typeOf(y), 1.0),
-                                  b.create<MulOp>(loc, y, y));
+    Value slope =
+        b.create<SubOp>(loc, splat(typeOf(y), 1.0), b.create<MulOp>(loc, y, y));
     grads[0] = b.create<MulOp>(loc, dy, slope);
   } else if (auto gelu = dyn_cast<GeluTanhOp>(op)) {
     grads[0] = b.create<GeluTanhGradOp>(loc, gelu.getInput(), dy);
@@ -229,8 +231,8 @@ FailureOr<SmallVector<Value>> VjpBuilder::vjp(Operation *op,
     for (int64_t axis : mean.getAxes())
       count *= inputType.getDimSize(axis);
     Value scaled = b.create<MulOp>(loc, dy, splat(typeOf(dy), 1.0 / count));
-    grads[0] = expandReduced(scaled, inputType, mean.getAxes(),
-                             mean.getKeepDims());
+    grads[0] =
+        expandReduced(scaled, inputType, mean.getAxes(), mean.getKeepDims());
   } else if (auto max = dyn_cast<ReduceMaxOp>(op)) {
     auto inputType = typeOf(max.getInput());
     Value peak = expandReduced(max.getResult(), inputType, max.getAxes(),
@@ -247,7 +249,8 @@ FailureOr<SmallVector<Value>> VjpBuilder::vjp(Operation *op,
     if (want(1))
       grads[1] = matmulRhsGrad(matmul, dy);
   } else if (auto reshape = dyn_cast<ReshapeOp>(op)) {
-    grads[0] = b.create<ReshapeOp>(loc, dy, typeOf(reshape.getInput()).getShape());
+    grads[0] =
+        b.create<ReshapeOp>(loc, dy, typeOf(reshape.getInput()).getShape());
   } else if (auto transpose = dyn_cast<TransposeOp>(op)) {
     SmallVector<int64_t> inverse(transpose.getPerm().size());
     for (size_t i = 0; i < inverse.size(); ++i)
@@ -291,9 +294,8 @@ FailureOr<SmallVector<Value>> VjpBuilder::vjp(Operation *op,
     grads[0] = b.create<SoftmaxGradOp>(loc, softmax.getResult(), dy,
                                        softmax.getAxis());
   } else if (auto norm = dyn_cast<LayerNormOp>(op)) {
-    auto backward = b.create<LayerNormGradOp>(loc, norm.getInput(),
-                                              norm.getWeight(), dy,
-                                              norm.getEpsilonAttr());
+    auto backward = b.create<LayerNormGradOp>(
+        loc, norm.getInput(), norm.getWeight(), dy, norm.getEpsilonAttr());
     grads = {backward.getInputGrad(), backward.getWeightGrad(),
              backward.getBiasGrad()};
   } else if (auto norm = dyn_cast<RmsNormOp>(op)) {
@@ -302,8 +304,8 @@ FailureOr<SmallVector<Value>> VjpBuilder::vjp(Operation *op,
         norm.getUnitOffsetAttr());
     grads = {backward.getInputGrad(), backward.getWeightGrad()};
   } else if (auto rope = dyn_cast<RopeOp>(op)) {
-    grads[0] = b.create<RopeGradOp>(loc, dy, rope.getPositions(),
-                                    rope.getThetaAttr());
+    grads[0] =
+        b.create<RopeGradOp>(loc, dy, rope.getPositions(), rope.getThetaAttr());
   } else if (auto attention = dyn_cast<AttentionOp>(op)) {
     auto backward = b.create<AttentionGradOp>(
         loc, attention.getQuery(), attention.getKey(), attention.getValue(),
@@ -311,9 +313,8 @@ FailureOr<SmallVector<Value>> VjpBuilder::vjp(Operation *op,
     grads = {backward.getQueryGrad(), backward.getKeyGrad(),
              backward.getValueGrad(), Value()};
   } else if (auto loss = dyn_cast<CrossEntropyOp>(op)) {
-    grads[0] = b.create<CrossEntropyGradOp>(loc, loss.getLogits(),
-                                            loss.getLabels(), dy,
-                                            loss.getIgnoreIndexAttr());
+    grads[0] = b.create<CrossEntropyGradOp>(
+        loc, loss.getLogits(), loss.getLabels(), dy, loss.getIgnoreIndexAttr());
   } else if (auto dropout = dyn_cast<DropoutOp>(op)) {
     // Linear in x for a fixed key: the same mask (same key and site) and
     // scale applied to dy. The key is an integer input and gets nothing.

@@ -92,7 +92,8 @@ LogicalResult ParamOp::verify() {
     if (part.empty())
       return emitOpError("parameter name '")
              << name << "' has an empty component";
-    if (!llvm::all_of(part, [](char c) { return llvm::isAlnum(c) || c == '_'; }))
+    if (!llvm::all_of(part,
+                      [](char c) { return llvm::isAlnum(c) || c == '_'; }))
       return emitOpError("parameter name '")
              << name << "' may only hold letters, digits, '_' and '.'";
   }
@@ -106,7 +107,8 @@ LogicalResult ConstantOp::inferReturnTypes(MLIRContext *,
                                            Adaptor adaptor,
                                            SmallVectorImpl<Type> &types) {
   auto type = llvm::dyn_cast<RankedTensorType>(adaptor.getValue().getType());
-  if (!type || !type.hasStaticShape() || !isPgElementType(type.getElementType()))
+  if (!type || !type.hasStaticShape() ||
+      !isPgElementType(type.getElementType()))
     return emitOptionalError(loc, "constant must be a static tensor of a pg "
                                   "element type");
   types.push_back(type);
@@ -120,7 +122,8 @@ LogicalResult StateOp::inferReturnTypes(MLIRContext *,
                                         Adaptor adaptor,
                                         SmallVectorImpl<Type> &types) {
   auto type = llvm::dyn_cast<RankedTensorType>(adaptor.getType());
-  if (!type || !type.hasStaticShape() || !isPgElementType(type.getElementType()))
+  if (!type || !type.hasStaticShape() ||
+      !isPgElementType(type.getElementType()))
     return emitOptionalError(loc, "state must be a static pg tensor type");
   types.push_back(type);
   return success();
@@ -140,7 +143,8 @@ LogicalResult StoreOp::verify() {
   if (!def || !llvm::isa<ParamOp, StateOp>(def))
     return emitOpError("target must be the result of pg.param or pg.state");
   for (Operation *user : getTarget().getUsers())
-    if (user != getOperation() && user->getBlock() == getOperation()->getBlock() &&
+    if (user != getOperation() &&
+        user->getBlock() == getOperation()->getBlock() &&
         getOperation()->isBeforeInBlock(user))
       return emitOpError("target is used after the store");
   return success();
@@ -231,8 +235,7 @@ LogicalResult ReduceMeanOp::inferReturnTypes(MLIRContext *,
 }
 
 LogicalResult CumsumOp::verify() {
-  return normaliseAxis(getLoc(), getAxis(), getType().getRank(),
-                       "cumsum axis");
+  return normaliseAxis(getLoc(), getAxis(), getType().getRank(), "cumsum axis");
 }
 
 //===----------------------------------------------------------------------===//
@@ -246,15 +249,17 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
   auto lhs = tensorType(adaptor.getLhs());
   auto rhs = tensorType(adaptor.getRhs());
   if (lhs.getElementType() != rhs.getElementType())
-    return emitOptionalError(loc, "matmul operands have different element "
-                                  "types: ",
+    return emitOptionalError(loc,
+                             "matmul operands have different element "
+                             "types: ",
                              lhs.getElementType(), " and ",
                              rhs.getElementType());
   if (lhs.getRank() < 2 || rhs.getRank() < 2)
     return emitOptionalError(loc, "matmul operands must have rank >= 2");
   if (rhs.getRank() != 2 && rhs.getRank() != lhs.getRank())
-    return emitOptionalError(loc, "matmul rhs must have rank 2 or the rank of "
-                                  "lhs (",
+    return emitOptionalError(loc,
+                             "matmul rhs must have rank 2 or the rank of "
+                             "lhs (",
                              lhs.getRank(), "), got ", rhs.getRank());
   ArrayRef<int64_t> l = lhs.getShape(), r = rhs.getShape();
   int64_t lr = lhs.getRank(), rr = rhs.getRank();
@@ -267,9 +272,9 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
                              shapeString(l), " and rhs ", shapeString(r),
                              " give K = ", kLhs, " and ", kRhs);
   if (rr == lr && l.drop_back(2) != r.drop_back(2))
-    return emitOptionalError(loc, "matmul batch dimensions differ: ",
-                             shapeString(l.drop_back(2)), " and ",
-                             shapeString(r.drop_back(2)));
+    return emitOptionalError(
+        loc, "matmul batch dimensions differ: ", shapeString(l.drop_back(2)),
+        " and ", shapeString(r.drop_back(2)));
   SmallVector<int64_t> shape(l.drop_back(2));
   shape.push_back(m);
   shape.push_back(n);
@@ -303,11 +308,10 @@ LogicalResult ReshapeOp::inferReturnTypes(MLIRContext *,
     return emitOptionalError(loc, "reshape target ", shapeString(shape),
                              " has a negative dimension");
   if (product(shape) != input.getNumElements())
-    return emitOptionalError(loc, "cannot reshape ",
-                             shapeString(input.getShape()), " (",
-                             input.getNumElements(), " elements) to ",
-                             shapeString(shape), " (", product(shape),
-                             " elements)");
+    return emitOptionalError(
+        loc, "cannot reshape ", shapeString(input.getShape()), " (",
+        input.getNumElements(), " elements) to ", shapeString(shape), " (",
+        product(shape), " elements)");
   types.push_back(RankedTensorType::get(shape, input.getElementType()));
   return success();
 }
@@ -325,8 +329,7 @@ LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
   SmallVector<int64_t> shape;
   for (int64_t p : perm) {
     if (p < 0 || p >= input.getRank() || !seen.insert(p).second)
-      return emitOptionalError(loc, "transpose permutation ",
-                               shapeString(perm),
+      return emitOptionalError(loc, "transpose permutation ", shapeString(perm),
                                " is not a permutation of 0..",
                                input.getRank() - 1);
     shape.push_back(input.getDimSize(p));
@@ -366,8 +369,9 @@ LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
   if (static_cast<int64_t>(starts.size()) != rank ||
       static_cast<int64_t>(limits.size()) != rank ||
       static_cast<int64_t>(strides.size()) != rank)
-    return emitOptionalError(loc, "slice needs one start, limit and stride "
-                                  "per dimension (rank ",
+    return emitOptionalError(loc,
+                             "slice needs one start, limit and stride "
+                             "per dimension (rank ",
                              rank, ")");
   SmallVector<int64_t> shape;
   for (int64_t d = 0; d < rank; ++d) {
@@ -556,8 +560,9 @@ LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *context,
   auto labels = tensorType(adaptor.getLabels());
   if (logits.getRank() < 1 ||
       logits.getShape().drop_back() != labels.getShape())
-    return emitOptionalError(loc, "cross_entropy labels must have the logits' "
-                                  "shape without the class dimension: ",
+    return emitOptionalError(loc,
+                             "cross_entropy labels must have the logits' "
+                             "shape without the class dimension: ",
                              shapeString(logits.getShape().drop_back()),
                              ", got ", shapeString(labels.getShape()));
   Type resultElement = logits.getElementType().isF64()
@@ -574,8 +579,9 @@ LogicalResult DequantNF4Op::inferReturnTypes(MLIRContext *,
   auto weight = llvm::cast<NF4Type>(adaptor.getWeight().getType());
   Type dtype = adaptor.getDtype();
   if (!llvm::isa<FloatType>(dtype) || !isPgElementType(dtype))
-    return emitOptionalError(loc, "dequant_nf4 target must be bf16, f16, f32 "
-                                  "or f64, got ",
+    return emitOptionalError(loc,
+                             "dequant_nf4 target must be bf16, f16, f32 "
+                             "or f64, got ",
                              dtype);
   types.push_back(RankedTensorType::get(weight.getShape(), dtype));
   return success();

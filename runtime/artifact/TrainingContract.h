@@ -1,4 +1,5 @@
-// The names pg-optimizer gives the training entry points and their inputs, which the Trainer calls by.
+// The names pg-optimizer gives the training entry points and their inputs,
+// which the Trainer calls by.
 #pragma once
 
 namespace pgc::contract {
@@ -14,8 +15,13 @@ constexpr const char *kDropoutKey = "dropout_key";
 constexpr const char *kGradNorm = "grad_norm";
 
 /// apply_update's rank-0 f32 inputs, in argument order.
-constexpr const char *kUpdateInputs[] = {
-    "lr",  "weight_decay",     "beta1",           "beta2",
-    "eps", "bias_correction1", "bias_correction2", "max_grad_norm"};
+constexpr const char *kUpdateInputs[] = {"lr",
+                                         "weight_decay",
+                                         "beta1",
+                                         "beta2",
+                                         "eps",
+                                         "bias_correction1",
+                                         "bias_correction2",
+                                         "max_grad_norm"};
 
 } // namespace pgc::contract

@@ -24,19 +24,20 @@ common=(--data "$work/data" --init random --seed 3 --init-std 0.1 --lr 3e-3 --wa
         --grad-accum 2 --logging-steps 1 --max-new-tokens 3)
 short=("${common[@]}" --max-steps 8)
 
-# compare_runs NAME DIR_A DIR_B [STEP]: same final weights and optimizer state (bytes) and the same logged curve.
+# compare_runs NAME DIR_A DIR_B [STEP [ROWS]]: same final weights and optimizer state (bytes) and the same logged
+# curve of at least ROWS (default 9) lines.
 compare_runs() {
-  local name=$1 a=$2 b=$3 last=${4:-8} f
+  local name=$1 a=$2 b=$3 last=${4:-8} rows=${5:-9} f
   for f in model.safetensors optimizer.safetensors; do
     if ! cmp -s "$a/checkpoint-$last/$f" "$b/checkpoint-$last/$f"; then fail "$name: $f differs"; return; fi
   done
-  if ! /usr/bin/python3 - "$a/metrics.jsonl" "$b/metrics.jsonl" <<'PY'
+  if ! /usr/bin/python3 - "$a/metrics.jsonl" "$b/metrics.jsonl" "$rows" <<'PY'
 import json, sys
 keys = ("step", "epoch", "loss", "lr", "grad_norm", "eval_loss", "eval_accuracy")
 def curve(path):
     return [tuple(r.get(k) for k in keys) for r in map(json.loads, open(path))]
 a, b = curve(sys.argv[1]), curve(sys.argv[2])
-sys.exit(0 if a == b and len(a) >= 9 else 1)
+sys.exit(0 if a == b and len(a) >= int(sys.argv[3]) else 1)
 PY
   then fail "$name: metrics.jsonl curves differ"; return; fi
   ok "$name: same weights, optimizer state and loss curve as the uninterrupted run"
@@ -102,6 +103,46 @@ same = (lora["step"], lora["eval_loss"], lora["eval_accuracy"]) == (0, base["eva
 adapters = names and all(".lora_A." in n or ".lora_B." in n for n in names)
 print("base", base, "lora", lora, len(names), "tensors")
 sys.exit(0 if same and adapters else 1)
+PY
+
+# LoRA dropout 0.1 (lora.yaml otherwise): train_step alone takes a dropout_key, which pgc run derives from --seed and
+# the micro-batch count, so a run stopped and resumed still ends bit for bit where an uninterrupted one does; forward
+# evaluates without dropout (step 0 equals the base again); and the masks change training (step 2's loss differs
+# from the run without dropout: B is 0 at step 1, so only from step 2 on can the dropped inputs show).
+sed 's/dropout: 0.0/dropout: 0.1/' "$src/policies/lora.yaml" > "$work/lora-dropout.yaml"
+"$pgc" compile --model paligemma --config "$work/micro.json" --policy "$work/lora-dropout.yaml" \
+  --batch 4 --seq-len 32 --target cpu -o "$work/dropout.pgc" > "$work/dropout-compile.log" 2>&1 \
+  || fail "compile with lora dropout: $(tail -1 "$work/dropout-compile.log")"
+"$pgc" inspect "$work/dropout.pgc" > "$work/dropout-inspect.log" 2>&1 || fail "inspect dropout.pgc"
+/usr/bin/python3 - "$work/dropout-inspect.log" <<'PY' && ok "lora dropout: dropout_key is an input of train_step only" \
+  || fail "lora dropout: dropout_key inputs wrong (see $work/dropout-inspect.log)"
+import re, sys
+entries = re.split(r"\nentry ", open(sys.argv[1]).read())[1:]
+keyed = {e.split()[0] for e in entries if re.search(r"input .* dropout_key ", e)}
+print("entry points with dropout_key:", keyed)
+sys.exit(0 if keyed == {"train_step"} else 1)
+PY
+dropout=(--data "$work/data" --weights "$work/full/checkpoint-8/model.safetensors" --seed 5 --lr 3e-3
+         --logging-steps 1 --max-new-tokens 3 --max-steps 4 --grad-accum 2 --save-steps 0)
+"$pgc" run "$work/dropout.pgc" "${dropout[@]}" --eval-at-start --output-dir "$work/dfull" > "$work/dfull.log" 2>&1 \
+  || fail "lora dropout run: $(tail -1 "$work/dfull.log")"
+"$pgc" run "$work/dropout.pgc" "${dropout[@]}" --eval-at-start --output-dir "$work/dsplit" --stop-at-step 2 \
+  > "$work/dsplit1.log" 2>&1 || fail "lora dropout, stop at 2: $(tail -1 "$work/dsplit1.log")"
+"$pgc" run "$work/dropout.pgc" "${dropout[@]}" --resume "$work/dsplit" > "$work/dsplit2.log" 2>&1 \
+  || fail "lora dropout resume: $(tail -1 "$work/dsplit2.log")"
+compare_runs "lora dropout, stop at 2 + resume" "$work/dfull" "$work/dsplit" 4 5
+/usr/bin/python3 - "$work/full/metrics.jsonl" "$work/lora/metrics.jsonl" "$work/dfull/metrics.jsonl" <<'PY' \
+  && ok "lora dropout: step-0 evaluation equals the base's; step 2 trains on dropped inputs" \
+  || fail "lora dropout: evaluation or training not as expected (see $work/dfull.log)"
+import json, sys
+rows = [list(map(json.loads, open(path))) for path in sys.argv[1:]]
+base = [r for r in rows[0] if "eval_loss" in r][-1]
+start = [r for r in rows[2] if "eval_loss" in r][0]
+plain = {r["step"]: r["loss"] for r in rows[1] if "loss" in r}
+dropped = {r["step"]: r["loss"] for r in rows[2] if "loss" in r}
+print("base eval", base["eval_loss"], "dropout-run eval at 0", start["eval_loss"])
+print("step 2 loss without dropout", plain[2], "with", dropped[2])
+sys.exit(0 if start["eval_loss"] == base["eval_loss"] and plain[2] != dropped[2] else 1)
 PY
 
 # --save-total-limit keeps the newest checkpoints only.

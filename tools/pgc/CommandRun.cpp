@@ -485,8 +485,9 @@ CommandAction registerRun(CLI::App &app) {
                   "A peft LoRA adapter folder (adapter_model.safetensors + "
                   "adapter_config.json) to start the LoRA parameters from");
   sub->add_option("--init", options.init, "'random': initialise from --seed");
-  sub->add_option("--seed", options.seed,
-                  "Seed of random initialisation, data shuffling and LoRA dropout")
+  sub->add_option(
+         "--seed", options.seed,
+         "Seed of random initialisation, data shuffling and LoRA dropout")
       ->capture_default_str();
   sub->add_option("--init-std", options.initStd,
                   "With --init random: std of every normal initialiser "

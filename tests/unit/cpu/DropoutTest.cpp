@@ -73,11 +73,11 @@ TEST(Dropout, MatchesTheDocumentedMaskAndScaleBitForBit) {
         double expected = 0;
         if (expectedKeep(seed, 41, "layers.3.mlp.up_proj", i, p)) {
           // x * scale in the compute type (f32, f64 for f64), rounded once.
-          expected = dtype == DType::F64
-                         ? x.at(i) * (1.0 / (1.0 - p))
-                         : static_cast<double>(
-                               static_cast<float>(x.at(i)) *
-                               static_cast<float>(1.0 / (1.0 - p)));
+          expected =
+              dtype == DType::F64
+                  ? x.at(i) * (1.0 / (1.0 - p))
+                  : static_cast<double>(static_cast<float>(x.at(i)) *
+                                        static_cast<float>(1.0 / (1.0 - p)));
         } else {
           ++dropped;
         }

@@ -67,14 +67,14 @@ std::unique_ptr<Session> compile(double dropout, bool optimizer = false) {
   ModuleBuilder module(context);
   FunctionBuilder f(module, "forward");
   dsl::Tensor x = f.input("x", {kRows, kIn}, DType::F64);
-  dsl::Tensor h = dsl::linear(f.root()["enc"]["q_proj"], x, kOut, true,
-                              DType::F64);
-  dsl::Tensor y = dsl::linear(f.root()["dec"]["o_proj"], dsl::geluTanh(h),
-                              kOut, false, DType::F64);
-  dsl::Tensor loss = dsl::sum(y * dsl::constant(f, {kRows, kOut},
-                                                randomValues(kRows * kOut, 99),
-                                                DType::F64),
-                              {0, 1});
+  dsl::Tensor h =
+      dsl::linear(f.root()["enc"]["q_proj"], x, kOut, true, DType::F64);
+  dsl::Tensor y = dsl::linear(f.root()["dec"]["o_proj"], dsl::geluTanh(h), kOut,
+                              false, DType::F64);
+  dsl::Tensor loss =
+      dsl::sum(y * dsl::constant(f, {kRows, kOut},
+                                 randomValues(kRows * kOut, 99), DType::F64),
+               {0, 1});
   f.finish({{"y", y}, {"loss", loss}});
   mlir::PassManager pm(&context);
   mlir::pg::PgInsertLoraOptions lora;
@@ -105,7 +105,7 @@ Tensor keyOf(int64_t seed, int64_t counter) {
   return key;
 }
 
-const Tensor kX = tensorOf({kRows, kIn}, randomValues(kRows * kIn, 8));
+const Tensor kX = tensorOf({kRows, kIn}, randomValues(kRows *kIn, 8));
 
 double trainLoss(Session &session, const Tensor &key) {
   return session.run("train_step", {{"x", kX}, {"dropout_key", key}})
@@ -128,8 +128,8 @@ std::vector<double> loraLinearReference(const Session &session,
                                         int64_t in, const Tensor &key,
                                         bool bias, int64_t *dropped) {
   Tensor mask(DType::F64, {kRows, in});
-  cpu::dropout(tensorOf({kRows, in}, std::vector<double>(kRows * in, 1.0)),
-               key, kP, module, mask);
+  cpu::dropout(tensorOf({kRows, in}, std::vector<double>(kRows * in, 1.0)), key,
+               kP, module, mask);
   const Tensor &w = session.parameter(module + ".weight");
   const Tensor &a = session.parameter(module + ".lora_A.weight");
   const Tensor &b = session.parameter(module + ".lora_B.weight");
@@ -158,8 +158,8 @@ TEST(LoraDropout, TrainStepLossMatchesAnF64ReferenceWithTheSiteMasks) {
   Tensor key = keyOf(5, 3);
   int64_t dropped = 0;
   std::vector<double> x(kX.data<double>(), kX.data<double>() + kX.numel());
-  std::vector<double> h = loraLinearReference(*session, "enc.q_proj", x, kIn,
-                                              key, true, &dropped);
+  std::vector<double> h =
+      loraLinearReference(*session, "enc.q_proj", x, kIn, key, true, &dropped);
   for (double &v : h) // gelu, tanh approximation
     v = 0.5 * v *
         (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
