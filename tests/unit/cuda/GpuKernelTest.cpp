@@ -2,13 +2,16 @@
 // bit), the cache on a device, and graph replay.
 #include "GpuFixture.h"
 
+#include "runtime/cpu/Kernels.h"
 #include "runtime/cuda/Graph.h"
+#include "runtime/cuda/kernels/Dropout.h"
 #include "runtime/cuda/kernels/FusedElementwise.h"
 #include "runtime/cuda/kernels/Nf4Dequantize.h"
 #include "runtime/quant/DynamicMap.h"
 #include "runtime/quant/Nf4.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 namespace pgc::cuda {
@@ -120,6 +123,34 @@ TEST_F(GpuKernels, GegluMatchesTheCpuReference) {
   }
   // tanhf differs from the host's in the last float bit only now and then.
   EXPECT_LT(offByOne, count / 1000);
+}
+
+// The GPU keeps exactly the elements the CPU keeps (one mask function,
+// CounterRng.h, compiled by both), with the same f32 product.
+TEST_F(GpuKernels, DropoutMatchesTheCpuKernelBitForBit) {
+  Module module = load(dropoutSource());
+  const int64_t count = (int64_t(1) << 22) + 3;
+  Tensor x = randomWeight({count}, 4).to(DType::F32);
+  const uint64_t seed = 0xfedcba9876543210ull, counter = 12;
+  Tensor key(DType::I64, {2});
+  key.data<int64_t>()[0] = static_cast<int64_t>(seed);
+  key.data<int64_t>()[1] = static_cast<int64_t>(counter);
+  for (double p : {0.1, 0.5}) {
+    Tensor expected(DType::F32, {count});
+    cpu::dropout(x, key, p, "layers.0.self_attn.q_proj", expected);
+    DeviceBuffer in = upload(tensorValues<float>(x));
+    DeviceBuffer out(context(), count * 4);
+    fillBytes(stream(), out.address(), 0xFF, out.bytes()); // NaN poison
+    launchDropout(module, stream(), in.address(), out.address(), count, seed,
+                  counter, "layers.0.self_attn.q_proj", p);
+    std::vector<float> got = download<float>(out, count);
+    int64_t mismatches = 0, first = -1;
+    for (int64_t i = 0; i < count; ++i)
+      if (std::memcmp(&got[i], expected.data<float>() + i, 4) != 0 &&
+          mismatches++ == 0)
+        first = i;
+    EXPECT_EQ(mismatches, 0) << "p " << p << ": first at " << first;
+  }
 }
 
 TEST_F(GpuKernels, WarmCacheLoadsWithoutCompiling) {

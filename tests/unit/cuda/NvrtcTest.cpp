@@ -1,6 +1,7 @@
 // Compiles every kernel of the CUDA layer for sm_80 and sm_90 (no GPU needed)
 // and checks compile-error reporting.
 #include "runtime/cuda/Nvrtc.h"
+#include "runtime/cuda/kernels/Dropout.h"
 #include "runtime/cuda/kernels/FusedElementwise.h"
 #include "runtime/cuda/kernels/Nf4Dequantize.h"
 
@@ -10,7 +11,7 @@ namespace pgc::cuda {
 namespace {
 
 std::vector<const KernelSource *> allKernelSources() {
-  return {&nf4DequantizeSource(), &gegluSource()};
+  return {&nf4DequantizeSource(), &gegluSource(), &dropoutSource()};
 }
 
 #define REQUIRE_NVRTC()                                                        \

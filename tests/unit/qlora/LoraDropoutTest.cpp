@@ -10,6 +10,7 @@
 #include "runtime/exec/Session.h"
 #include "runtime/support/Error.h"
 #include "runtime/train/Trainer.h"
+#include "tests/unit/qlora/GradientCheck.h"
 
 #include "mlir/Pass/PassManager.h"
 
@@ -181,25 +182,9 @@ TEST(LoraDropout, GradientsMatchFiniteDifferencesUnderOneKey) {
   for (const char *name :
        {"enc.q_proj.lora_A.weight", "enc.q_proj.lora_B.weight",
         "dec.o_proj.lora_A.weight", "dec.o_proj.lora_B.weight"}) {
-    const Tensor &analytic = outputs.at(std::string("grad.") + name);
-    Tensor value = session->parameter(name).clone();
-    double largest = 0, worst = 0;
-    const double step = 1e-6;
-    for (int64_t i = 0; i < value.numel(); ++i) {
-      Tensor bumped = value.clone();
-      bumped.set(i, value.at(i) + step);
-      session->setParameter(name, bumped);
-      double plus = trainLoss(*session, key);
-      bumped.set(i, value.at(i) - step);
-      session->setParameter(name, bumped);
-      double minus = trainLoss(*session, key);
-      double fd = (plus - minus) / (2 * step);
-      largest = std::max(largest, std::fabs(analytic.at(i)));
-      worst = std::max(worst, std::fabs(analytic.at(i) - fd));
-    }
-    session->setParameter(name, value);
-    EXPECT_GT(largest, 0.0) << name;
-    EXPECT_LE(worst, 1e-6 * largest) << name;
+    test::expectGradientMatchesFiniteDifferences(
+        *session, name, outputs.at(std::string("grad.") + name),
+        [&] { return trainLoss(*session, key); });
   }
 }
 

@@ -14,6 +14,7 @@
 #include "runtime/exec/Session.h"
 #include "runtime/quant/Nf4.h"
 #include "runtime/support/Error.h"
+#include "tests/unit/qlora/GradientCheck.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -243,25 +244,10 @@ TEST(InsertLora, GradientsMatchFiniteDifferences) {
   EXPECT_EQ(outputs.count("grad.enc.self_attn.q_proj.weight"), 0u);
   EXPECT_EQ(outputs.count("grad.enc.self_attn.q_proj.bias"), 0u);
   for (const std::string &name : adapters) {
-    const pgc::Tensor &analytic = outputs.at("grad." + name);
-    pgc::Tensor value = session->parameter(name).clone();
-    double largest = 0, worst = 0;
-    const double step = 1e-6;
-    for (int64_t i = 0; i < value.numel(); ++i) {
-      pgc::Tensor bumped = value.clone();
-      bumped.set(i, value.at(i) + step);
-      session->setParameter(name, bumped);
-      double plus = session->run("forward", {{"x", x}}).at("loss").at(0);
-      bumped.set(i, value.at(i) - step);
-      session->setParameter(name, bumped);
-      double minus = session->run("forward", {{"x", x}}).at("loss").at(0);
-      double fd = (plus - minus) / (2 * step);
-      largest = std::max(largest, std::fabs(analytic.at(i)));
-      worst = std::max(worst, std::fabs(analytic.at(i) - fd));
-    }
-    session->setParameter(name, value);
-    EXPECT_GT(largest, 0.0) << name;
-    EXPECT_LE(worst, 1e-6 * largest) << name;
+    test::expectGradientMatchesFiniteDifferences(
+        *session, name, outputs.at("grad." + name), [&] {
+          return session->run("forward", {{"x", x}}).at("loss").at(0);
+        });
   }
 }
 
