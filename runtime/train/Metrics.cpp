@@ -11,7 +11,8 @@
 
 namespace pgc::train {
 
-MetricsLog::MetricsLog(std::string path, int64_t keepUpToStep)
+MetricsLog::MetricsLog(std::string path, int64_t keepUpToStep,
+                       const std::string &tensorBoardDir)
     : path_(std::move(path)) {
   std::string kept;
   if (keepUpToStep >= 0 && std::filesystem::exists(path_)) {
@@ -30,6 +31,8 @@ MetricsLog::MetricsLog(std::string path, int64_t keepUpToStep)
   file_ = std::fopen(path_.c_str(), "a");
   if (!file_)
     fail("{}: cannot open for appending: {}", path_, std::strerror(errno));
+  if (!tensorBoardDir.empty())
+    tensorBoard_ = std::make_unique<TensorBoardLog>(tensorBoardDir);
 }
 
 MetricsLog::~MetricsLog() {
@@ -42,6 +45,9 @@ void MetricsLog::write(const nlohmann::json &record) {
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
       std::fflush(file_) != 0)
     fail("{}: cannot write: {}", path_, std::strerror(errno));
+  if (tensorBoard_)
+    tensorBoard_->writeScalars(record.value("step", int64_t(0)),
+                               tensorBoardScalars(record));
 }
 
 } // namespace pgc::train

@@ -49,6 +49,10 @@ ls "$work/full" | grep -qx checkpoint-8 && ls "$work/full" | grep -qx checkpoint
   && ok "checkpoints every 3 steps and at the end: $(ls "$work/full" | tr '\n' ' ')" \
   || fail "checkpoints: $(ls "$work/full")"
 
+# TensorBoard scalars next to metrics.jsonl (OUTPUT_DIR/runs), read back by an independent decoder.
+/usr/bin/python3 "$src/tests/e2e/tfevents.py" "$work/full/runs" "$work/full/metrics.jsonl" > "$work/tfevents.log" 2>&1 \
+  && ok "tensorboard: $(cat "$work/tfevents.log")" || fail "tensorboard: $(tail -1 "$work/tfevents.log")"
+
 # Stopped after step 4 (between two saves), resumed.
 "$pgc" run "$work/step.pgc" "${short[@]}" --save-steps 3 --output-dir "$work/split" --stop-at-step 4 > "$work/split1.log" 2>&1 \
   || fail "stop at step 4: $(tail -1 "$work/split1.log")"
@@ -146,10 +150,12 @@ sys.exit(0 if start["eval_loss"] == base["eval_loss"] and plain[2] != dropped[2]
 PY
 
 # --save-total-limit keeps the newest checkpoints only.
+# (--report-to none: no TensorBoard folder.)
 "$pgc" run "$work/step.pgc" "${short[@]}" --save-steps 1 --save-total-limit 2 --output-dir "$work/rot" \
-  > "$work/rot.log" 2>&1 || fail "rotation run: $(tail -1 "$work/rot.log")"
+  --report-to none > "$work/rot.log" 2>&1 || fail "rotation run: $(tail -1 "$work/rot.log")"
 [[ $(ls "$work/rot" | grep checkpoint- | tr '\n' ' ') == "checkpoint-7 checkpoint-8 " ]] \
   && ok "save-total-limit 2 keeps checkpoint-7 and -8" || fail "rotation left: $(ls "$work/rot")"
+[[ ! -e "$work/rot/runs" ]] && ok "--report-to none: no runs folder" || fail "--report-to none wrote $work/rot/runs"
 
 # Ctrl-C: a 60-step run interrupted after a few steps, then resumed, against an uninterrupted 60-step run.
 medium=("${common[@]}" --max-steps 60 --save-steps 0)
@@ -236,6 +242,8 @@ expect_failure missing-data "--data $work/nope: no such folder" \
   "$pgc" run "$work/step.pgc" --data "$work/nope" "${base[@]}" --output-dir "$work/e1"
 mkdir -p "$work/empty" && : > "$work/empty/metadata.jsonl" && cp "$work/data/tokenizer."* "$work/empty/"
 expect_failure no-rows "metadata.jsonl" "$pgc" run "$work/step.pgc" --data "$work/empty" "${base[@]}" --output-dir "$work/e2"
+expect_failure report-to "--report-to 'wandb': use tensorboard or none" \
+  "$pgc" run "$work/step.pgc" --data "$work/data" "${base[@]}" --report-to wandb --output-dir "$work/e-report"
 : > "$work/afile"
 expect_failure unwritable-output "$work/afile/out" \
   "$pgc" run "$work/step.pgc" --data "$work/data" "${base[@]}" --output-dir "$work/afile/out"

@@ -54,6 +54,8 @@ struct RunOptions {
   int64_t saveSteps = 500;
   int64_t saveTotalLimit = 0;
   std::string outputDir;
+  std::string reportTo = "tensorboard";
+  std::string loggingDir;
   std::string resume;
   int64_t stopAtStep = -1;
   int workers = 1;
@@ -170,6 +172,8 @@ void checkOptions() {
       options.scheduler != "constant_with_warmup")
     fail("--lr-scheduler '{}': use linear or constant_with_warmup",
          options.scheduler);
+  if (options.reportTo != "tensorboard" && options.reportTo != "none")
+    fail("--report-to '{}': use tensorboard or none", options.reportTo);
   if (options.maxNewTokens < 1)
     fail("--max-new-tokens must be >= 1, got {}", options.maxNewTokens);
   if (options.outputDir.empty())
@@ -213,6 +217,17 @@ void checkLengths(const train::ModelIO &io, const VqaDataset &dataset) {
                "pgc: warning: {}: {} examples lose prompt tokens (first: {}); "
                "compile with --seq-len {}\n",
                dataset.name(), truncated, firstTruncated, longest);
+}
+
+// Where TensorBoard events go: --logging-dir, by default OUTPUT_DIR/runs
+// (transformers' default logging_dir is a folder under output_dir/runs);
+// none with --report-to none.
+std::string tensorBoardDir() {
+  if (options.reportTo == "none")
+    return "";
+  return options.loggingDir.empty()
+             ? (fs::path(options.outputDir) / "runs").string()
+             : options.loggingDir;
 }
 
 // Creates the output folder and proves it writable before any work.
@@ -314,7 +329,7 @@ int run() {
   prepareOutputDir();
   train::MetricsLog metrics(
       (fs::path(options.outputDir) / "metrics.jsonl").string(),
-      resumeFrom.empty() ? -1 : state.step);
+      resumeFrom.empty() ? -1 : state.step, tensorBoardDir());
 
   std::vector<std::string> trainable = train::trainableParameters(session);
   int64_t trainableCount = 0;
@@ -535,6 +550,12 @@ CommandAction registerRun(CLI::App &app) {
       ->capture_default_str();
   sub->add_option("--output-dir", options.outputDir,
                   "Checkpoints and metrics.jsonl");
+  sub->add_option("--report-to", options.reportTo,
+                  "Also log the metrics as TensorBoard scalars (tensorboard) "
+                  "or not (none)")
+      ->capture_default_str();
+  sub->add_option("--logging-dir", options.loggingDir,
+                  "TensorBoard event folder (default OUTPUT_DIR/runs)");
   sub->add_option("--resume", options.resume,
                   "Continue the run in this output folder from its newest "
                   "checkpoint");
