@@ -81,4 +81,34 @@ EvalResult evaluateVqa(Session &session, const ModelIO &io,
   return result;
 }
 
+nlohmann::json evalRecord(const EvalResult &eval) {
+  nlohmann::json record = {{"eval_loss", eval.loss},
+                           {"eval_accuracy", eval.tally.exactMatch()},
+                           {"eval_samples", eval.tally.examples}};
+  if (eval.tally.withAnswers)
+    record["eval_vqa_accuracy"] = eval.tally.vqaAccuracy();
+  return record;
+}
+
+std::string evalSummary(const EvalResult &eval) {
+  std::string vqa;
+  if (eval.tally.withAnswers)
+    vqa = fmt::format("  vqa_accuracy {:.4f}", eval.tally.vqaAccuracy());
+  return fmt::format("loss {:.4f}  accuracy {:.4f}{}  ({} examples)", eval.loss,
+                     eval.tally.exactMatch(), vqa, eval.tally.examples);
+}
+
+std::string predictionsJsonl(const EvalResult &eval,
+                             const VqaDataset &validation) {
+  std::string lines;
+  for (size_t i = 0; i < eval.predictions.size(); ++i)
+    lines += nlohmann::json{{"index", i},
+                            {"question", validation[i].question},
+                            {"prediction", eval.predictions[i]},
+                            {"answer", validation[i].answer}}
+                 .dump() +
+             "\n";
+  return lines;
+}
+
 } // namespace pgc::train

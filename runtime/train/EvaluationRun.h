@@ -5,6 +5,7 @@
 #include "runtime/train/Evaluation.h"
 #include "runtime/train/Generation.h"
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -28,5 +29,16 @@ struct EvalResult {
 EvalResult evaluateVqa(Session &session, const ModelIO &io,
                        const VqaDataset &validation, int64_t maxSamples,
                        int64_t maxNewTokens);
+
+/// The metrics.jsonl record of an evaluation: eval_loss, eval_accuracy,
+/// eval_samples and, with an answers column, eval_vqa_accuracy.
+nlohmann::json evalRecord(const EvalResult &eval);
+
+/// "loss L  accuracy A[  vqa_accuracy V]  (N examples)", as logged.
+std::string evalSummary(const EvalResult &eval);
+
+/// One JSON line per evaluated example: index, question, prediction, answer.
+std::string predictionsJsonl(const EvalResult &eval,
+                             const VqaDataset &validation);
 
 } // namespace pgc::train

@@ -187,6 +187,23 @@ answer=$("$pgc" generate "$work/step.pgc" --weights "$work/full60/checkpoint-60"
 if [[ $? == 0 && -n "$expected" && "$answer" == "$expected" ]]; then ok "generate: '$answer', as in predictions-60.jsonl"
 else fail "generate: '$answer', evaluation predicted '$expected'"; fi
 
+# pgc eval on the checkpoint, from the data folder (its validation split): the same loss, accuracies and predictions
+# as the run's own evaluation at step 60, so a checkpoint folder alone reproduces the trained model exactly.
+"$pgc" eval "$work/step.pgc" --weights "$work/full60/checkpoint-60" --data "$work/data" --max-new-tokens 3 \
+  --metrics "$work/eval60.json" --predictions "$work/eval60.jsonl" > "$work/eval60.log" 2>&1 \
+  || fail "pgc eval: $(tail -1 "$work/eval60.log")"
+/usr/bin/python3 - "$work/full60/metrics.jsonl" "$work/eval60.json" <<'PY' \
+  && cmp -s "$work/eval60.jsonl" "$work/full60/predictions-60.jsonl" \
+  && ok "pgc eval: $(head -1 "$work/eval60.log" | sed 's/^eval [^:]*: //'), as the run's step-60 evaluation" \
+  || fail "pgc eval differs from the run's step-60 evaluation (see $work/eval60.log)"
+import json, sys
+final = [r for r in map(json.loads, open(sys.argv[1])) if "eval_loss" in r and r["step"] == 60][-1]
+mine = json.load(open(sys.argv[2]))
+keys = [k for k in final if k.startswith("eval_")]
+print({k: (final[k], mine.get(k)) for k in keys})
+sys.exit(0 if all(mine.get(k) == final[k] for k in keys) else 1)
+PY
+
 # SIGKILL at arbitrary moments of a run that saves after every step: every checkpoint left must be readable.
 check_readable() {
   /usr/bin/python3 - "$1" <<'PY'
@@ -242,6 +259,9 @@ expect_failure missing-data "--data $work/nope: no such folder" \
   "$pgc" run "$work/step.pgc" --data "$work/nope" "${base[@]}" --output-dir "$work/e1"
 mkdir -p "$work/empty" && : > "$work/empty/metadata.jsonl" && cp "$work/data/tokenizer."* "$work/empty/"
 expect_failure no-rows "metadata.jsonl" "$pgc" run "$work/step.pgc" --data "$work/empty" "${base[@]}" --output-dir "$work/e2"
+expect_failure eval-no-data "--data $work/nope: no such folder" \
+  "$pgc" eval "$work/step.pgc" --weights "$work/full60/checkpoint-60" --data "$work/nope"
+expect_failure eval-no-weights "give --weights DIR_OR_FILE" "$pgc" eval "$work/step.pgc" --data "$work/data"
 expect_failure report-to "--report-to 'wandb': use tensorboard or none" \
   "$pgc" run "$work/step.pgc" --data "$work/data" "${base[@]}" --report-to wandb --output-dir "$work/e-report"
 : > "$work/afile"

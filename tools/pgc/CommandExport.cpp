@@ -232,7 +232,7 @@ CommandAction registerExport(CLI::App &app) {
   return [] { return exportMerged(); };
 }
 
-CommandRegistration registration(42, registerExport);
+CommandRegistration registration(43, registerExport);
 
 } // namespace
 } // namespace pgc::cli

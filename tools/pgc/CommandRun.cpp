@@ -110,31 +110,14 @@ void reportEvaluation(const train::EvalResult &eval,
                       const VqaDataset &validation, int64_t step,
                       train::MetricsLog &metrics) {
   // Every prediction, for inspection: predictions-<step>.jsonl.
-  std::string lines;
-  for (size_t i = 0; i < eval.predictions.size(); ++i)
-    lines += nlohmann::json{{"index", i},
-                            {"question", validation[i].question},
-                            {"prediction", eval.predictions[i]},
-                            {"answer", validation[i].answer}}
-                 .dump() +
-             "\n";
   writeFileAtomically(
       (fs::path(options.outputDir) / fmt::format("predictions-{}.jsonl", step))
           .string(),
-      lines);
-  nlohmann::json record = {{"step", step},
-                           {"eval_loss", eval.loss},
-                           {"eval_accuracy", eval.tally.exactMatch()},
-                           {"eval_samples", eval.tally.examples}};
-  std::string vqa;
-  if (eval.tally.withAnswers) {
-    record["eval_vqa_accuracy"] = eval.tally.vqaAccuracy();
-    vqa = fmt::format("  vqa_accuracy {:.4f}", eval.tally.vqaAccuracy());
-  }
+      train::predictionsJsonl(eval, validation));
+  nlohmann::json record = {{"step", step}};
+  record.update(train::evalRecord(eval));
   metrics.write(record);
-  fmt::print("eval step {}: loss {:.4f}  accuracy {:.4f}{}  ({} examples)\n",
-             step, eval.loss, eval.tally.exactMatch(), vqa,
-             eval.tally.examples);
+  fmt::print("eval step {}: {}\n", step, train::evalSummary(eval));
   for (const std::string &sample : eval.samples)
     fmt::print("  {}\n", sample);
   std::fflush(stdout);
