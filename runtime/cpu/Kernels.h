@@ -35,6 +35,10 @@ void compare(ComparePredicate predicate, const Tensor &a, const Tensor &b,
 void select(const Tensor &cond, const Tensor &a, const Tensor &b, Tensor &out);
 /// Any dtype to any dtype (see the docs for the exact rules).
 void cast(const Tensor &x, Tensor &out);
+/// cast's general path, element by element through f64 (int64 for
+/// integers) with one rounding: the reference cast's typed fast paths are
+/// tested against.
+void castElementwise(const Tensor &x, Tensor &out);
 
 // Reductions and scans -----------------------------------------------------
 

@@ -4,6 +4,7 @@
 #include "tests/unit/cpu/TestUtil.h"
 
 #include <climits>
+#include <cstring>
 
 namespace pgc::cpu {
 namespace {
@@ -108,6 +109,56 @@ TEST(CpuCast, FloatToFloatEveryPair) {
                   std::string(dtypeName(from)) + "->" +
                       std::string(dtypeName(to)));
     }
+}
+
+// Every bf16 and f16 pattern, and f32 patterns at random plus the special
+// ones (zeros, infinities, quiet and signalling NaNs with payloads,
+// subnormals, exact ties): the float-to-float fast paths give the bits of the
+// element-by-element path, and f32 -> bf16 the nearest-search reference.
+TEST(CpuCast, FloatFastPathsMatchTheElementwisePathBitForBit) {
+  std::vector<uint32_t> f32Bits = {
+      0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
+      0xffc00001u, 0x7f800001u, 0x7fbfffffu, 0x00000001u, 0x807fffffu,
+      0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0x7f7f8000u,
+      0x33800000u, 0x387fe000u, 0x477ff000u, 0x477fefffu};
+  std::mt19937 rng(21);
+  for (int i = 0; i < (1 << 18); ++i)
+    f32Bits.push_back(static_cast<uint32_t>(rng()));
+  Tensor f32(DType::F32, {static_cast<int64_t>(f32Bits.size())});
+  std::memcpy(f32.raw(), f32Bits.data(), f32Bits.size() * 4);
+  Tensor bf16(DType::BF16, {65536}), f16(DType::F16, {65536});
+  for (uint32_t v = 0; v < 65536; ++v)
+    bf16.data<uint16_t>()[v] = f16.data<uint16_t>()[v] =
+        static_cast<uint16_t>(v);
+  for (const Tensor *x : {&f32, &bf16, &f16})
+    for (DType to : {DType::BF16, DType::F16, DType::F32, DType::F64}) {
+      Tensor fast(to, x->shape()), reference(to, x->shape());
+      cast(*x, fast);
+      castElementwise(*x, reference);
+      int64_t first = -1;
+      for (int64_t i = 0; i < x->numel() && first < 0; ++i)
+        if (std::memcmp(
+                static_cast<const char *>(fast.raw()) + i * dtypeSize(to),
+                static_cast<const char *>(reference.raw()) + i * dtypeSize(to),
+                dtypeSize(to)) != 0)
+          first = i;
+      EXPECT_EQ(first, -1) << dtypeName(x->dtype()) << "->" << dtypeName(to);
+    }
+  Tensor rounded(DType::BF16, f32.shape());
+  cast(f32, rounded);
+  for (int64_t i = 0; i < f32.numel(); ++i) {
+    float value = f32.data<float>()[i];
+    uint16_t got = rounded.data<uint16_t>()[i];
+    if (std::isnan(value))
+      ASSERT_TRUE(std::isnan(bf16ToF32(got))) << "element " << i;
+    else if (std::fabs(static_cast<double>(value)) >=
+             static_cast<double>(bf16ToF32(0x7f7f)) + std::ldexp(1.0, 119))
+      // At or beyond half an ulp above the largest bf16: infinity (IEEE).
+      ASSERT_EQ(bf16ToF32(got), std::copysign(INFINITY, value))
+          << "element " << i;
+    else
+      ASSERT_EQ(got, nearestBf16(value)) << "element " << i;
+  }
 }
 
 TEST(CpuCast, ShapeMismatchIsAnError) {
