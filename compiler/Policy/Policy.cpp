@@ -129,6 +129,16 @@ namespace {
 
 int lineOf(const YAML::Node &node) { return node.Mark().line + 1; }
 
+// A mapping key as text; YAML allows lists and maps as keys, a policy not.
+std::string keyOf(const YAML::Node &key, const std::string &what) {
+  if (!key.IsScalar())
+    fail("{}:{}: keys must be plain names, not a {}", what, lineOf(key),
+         key.IsMap()        ? "mapping"
+         : key.IsSequence() ? "list"
+                            : "null");
+  return key.Scalar();
+}
+
 template <typename T>
 T scalarAs(const YAML::Node &node, const std::string &what,
            const std::string &key, const char *expected) {
@@ -146,8 +156,8 @@ std::vector<std::string> stringList(const YAML::Node &node,
                                     const std::string &what,
                                     const std::string &key) {
   if (!node.IsSequence())
-    fail("{}:{}: '{}' must be a list of glob patterns", what,
-         lineOf(node), key);
+    fail("{}:{}: '{}' must be a list of glob patterns", what, lineOf(node),
+         key);
   std::vector<std::string> items;
   for (const auto &item : node) {
     if (!item.IsScalar() || item.Scalar().empty())
@@ -217,7 +227,7 @@ LoraPolicy parseLoraSection(const YAML::Node &node, const std::string &what,
          what, line);
   LoraPolicy lora;
   for (const auto &entry : node)
-    applyLoraKey(lora, entry.first.Scalar(), entry.second, what, false);
+    applyLoraKey(lora, keyOf(entry.first, what), entry.second, what, false);
   checkLora(lora, what, line);
   return lora;
 }
@@ -230,7 +240,7 @@ QuantizePolicy parseQuantizeSection(const YAML::Node &node,
          what, line);
   QuantizePolicy quantize;
   for (const auto &entry : node) {
-    std::string key = entry.first.Scalar();
+    std::string key = keyOf(entry.first, what);
     const YAML::Node &value = entry.second;
     if (key == "nf4")
       quantize.nf4 = stringList(value, what, key);
@@ -277,6 +287,23 @@ YAML::Node loadYaml(const std::string &text, const std::string &what) {
 
 Policy Policy::fromYamlString(const std::string &text,
                               const std::string &what) {
+  try {
+    return parseYaml(text, what);
+  } catch (const YAML::Exception &e) {
+    fail("{}:{}: invalid policy: {}", what, e.mark.line + 1, e.msg);
+  }
+}
+
+Policy Policy::fromAdapterConfigString(const std::string &text,
+                                       const std::string &what) {
+  try {
+    return parseAdapterConfig(text, what);
+  } catch (const YAML::Exception &e) {
+    fail("{}:{}: invalid adapter config: {}", what, e.mark.line + 1, e.msg);
+  }
+}
+
+Policy Policy::parseYaml(const std::string &text, const std::string &what) {
   YAML::Node root = loadYaml(text, what);
   Policy policy;
   if (root.IsNull())
@@ -286,7 +313,7 @@ Policy Policy::fromYamlString(const std::string &text,
          "'quantize' keys",
          what);
   for (const auto &entry : root) {
-    std::string key = entry.first.as<std::string>();
+    std::string key = keyOf(entry.first, what);
     int line = lineOf(entry.first);
     if (key == "lora") {
       if (policy.lora_)
@@ -315,8 +342,8 @@ Policy Policy::fromYamlString(const std::string &text,
   return policy;
 }
 
-Policy Policy::fromAdapterConfigString(const std::string &text,
-                                       const std::string &what) {
+Policy Policy::parseAdapterConfig(const std::string &text,
+                                  const std::string &what) {
   YAML::Node root = loadYaml(text, what);
   if (!root.IsMap())
     fail("{}: an adapter_config.json is a JSON object", what);
@@ -353,7 +380,7 @@ Policy Policy::fromAdapterConfigString(const std::string &text,
   LoraPolicy lora;
   int line = 1;
   for (const auto &entry : root) {
-    std::string key = entry.first.Scalar();
+    std::string key = keyOf(entry.first, what);
     const YAML::Node &value = entry.second;
     if (key == "peft_type") {
       if (value.Scalar() != "LORA")

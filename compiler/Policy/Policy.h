@@ -97,6 +97,12 @@ public:
                                         const std::string &what);
 
 private:
+  // The readers proper; the public ones turn any yaml-cpp exception that
+  // slips past their checks into a pgc::Error naming the source.
+  static Policy parseYaml(const std::string &text, const std::string &what);
+  static Policy parseAdapterConfig(const std::string &text,
+                                   const std::string &what);
+
   std::vector<Rule> rules_;
   std::optional<LoraPolicy> lora_;
   std::optional<QuantizePolicy> quantize_;

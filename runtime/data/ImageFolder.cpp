@@ -90,6 +90,15 @@ VqaDataset VqaDataset::openImageFolder(const std::string &folder,
                                   where, columns.fileName);
     if (fileName.empty())
       fail("{}: column '{}' is empty", where, columns.fileName);
+    // Images live in the dataset's folder: an absolute name or a ".."
+    // component would let a metadata file make pgc read any file.
+    fs::path relative(fileName);
+    if (relative.is_absolute() || relative.has_root_name() ||
+        std::any_of(relative.begin(), relative.end(),
+                    [](const fs::path &part) { return part == ".."; }))
+      fail("{}: {} '{}' leaves the dataset folder (use a path relative to "
+           "it, without '..')",
+           where, columns.fileName, fileName);
     example.imagePath = (fs::path(folder) / fileName).string();
     std::error_code error;
     if (!fs::is_regular_file(example.imagePath, error))

@@ -100,6 +100,20 @@ TEST(ImageFolder, ErrorsNameTheFileAndLine) {
   makeFolder(scratch.str(), 2, rows(1));
   expectErrorAt(scratch.str(), metadata + ":1", "answers", withAnswers);
 
+  // Image names stay inside the folder, even when the file exists outside.
+  makeFolder(scratch.str(), 2, rows(1));
+  writeText(scratch / "outside/0.png", "x");
+  makeFolder(scratch / "inner", 1,
+             "{\"file_name\": \"../outside/0.png\", \"question\": \"q\", "
+             "\"multiple_choice_answer\": \"a\"}\n");
+  expectErrorAt(scratch / "inner", "metadata.jsonl:1",
+                "'../outside/0.png' leaves the dataset folder");
+  makeFolder(scratch.str(), 2,
+             "{\"file_name\": \"" + (scratch / "0.png") +
+                 "\", \"question\": \"q\", \"multiple_choice_answer\": "
+                 "\"a\"}\n");
+  expectErrorAt(scratch.str(), metadata + ":1", "leaves the dataset folder");
+
   makeFolder(scratch.str(), 0, "\n");
   expectErrorAt(scratch.str(), metadata, "no examples");
   expectErrorAt(scratch / "nowhere", "metadata.jsonl", "cannot open");

@@ -437,6 +437,14 @@ TEST(Policy, BadPoliciesFailNamingTheKey) {
   };
   expectFailure("freez: [\"**\"]\n", "p.yaml",
                 "p.yaml:1: unknown policy key 'freez'");
+  // Found by fuzz_policy: a mapping or list as a key threw yaml-cpp's
+  // exception instead of a pgc::Error.
+  expectFailure("{\"r\": 4, \"use_qalora\": 1}: 2\n", "p.yaml",
+                "p.yaml:1: keys must be plain names, not a mapping");
+  expectFailure("lora: {[r]: 4}\n", "p.yaml",
+                "p.yaml:1: keys must be plain names, not a list");
+  expectFailure(R"({"r": 8, "target_modules": ["q"], {"a": 1}: 2})", "a.json",
+                "keys must be plain names, not a mapping");
   expectFailure("lora: {r: 0, targets: [q_proj]}\n", "p.yaml",
                 "lora r must be");
   expectFailure("lora: {r: 8}\n", "p.yaml", "lora needs targets");
