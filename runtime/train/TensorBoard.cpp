@@ -11,6 +11,7 @@
 #include "runtime/support/Crc32c.h"
 #include "runtime/support/Error.h"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -88,17 +89,25 @@ TensorBoardLog::TensorBoardLog(const std::string &dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec)
     fail("{}: cannot create the TensorBoard folder: {}", dir, ec.message());
+  // The last number counts the files this process opened, so that two logs
+  // started in the same second never share a file.
+  static std::atomic<int> opened{0};
   path_ = (std::filesystem::path(dir) /
-           fmt::format("events.out.tfevents.{}.{}.{}.0",
+           fmt::format("events.out.tfevents.{}.{}.{}.{}",
                        static_cast<int64_t>(wallTime()), hostName(),
-                       static_cast<long>(::getpid())))
+                       static_cast<long>(::getpid()), opened++))
               .string();
-  file_ = std::fopen(path_.c_str(), "ab");
+  file_ = std::fopen(path_.c_str(), "wbx");
   if (!file_)
     fail("{}: cannot open for writing: {}", path_, std::strerror(errno));
   std::string event = eventHeader(wallTime());
   appendBytes(event, 3, "brain.Event:2");
-  writeEvent(event);
+  try {
+    writeEvent(event);
+  } catch (...) {
+    std::fclose(file_);
+    throw;
+  }
 }
 
 TensorBoardLog::~TensorBoardLog() {

@@ -13,7 +13,7 @@ namespace pgc::train {
 
 using Scalars = std::vector<std::pair<std::string, double>>;
 
-/// One event file, events.out.tfevents.<unix time>.<host>.<pid>.0 in `dir`
+/// One event file, events.out.tfevents.<unix time>.<host>.<pid>.<n> in `dir`
 /// (created if needed), in TFRecord framing: length, masked CRC-32C of the
 /// length, a serialized Event, masked CRC-32C of it. The first record says
 /// the file version ("brain.Event:2"); each write is flushed, so a crash

@@ -145,6 +145,16 @@ TEST(TensorBoardLog, WritesAFileVersionThenOneEventPerRecord) {
   EXPECT_GE(events[2].wallTime, events[1].wallTime);
 }
 
+TEST(TensorBoardLog, TwoLogsInOneFolderGetTwoFiles) {
+  std::string dir = tempDir("twice");
+  TensorBoardLog first(dir), second(dir);
+  EXPECT_NE(first.path(), second.path());
+  first.writeScalars(1, {{"train/loss", 1.0}});
+  second.writeScalars(1, {{"train/loss", 2.0}});
+  EXPECT_EQ(readEvents(first.path()).size(), 2u);
+  EXPECT_EQ(readEvents(second.path()).at(1).values.at("train/loss"), 2.0f);
+}
+
 TEST(TensorBoardLog, MetricsRecordsBecomeTransformersTags) {
   Scalars scalars = tensorBoardScalars({{"step", 7},
                                         {"epoch", 0.5},
