@@ -10,6 +10,8 @@ find_package(FlatBuffers REQUIRED CONFIG)
 find_package(PNG REQUIRED)
 find_package(libjpeg-turbo REQUIRED CONFIG)
 pkg_check_modules(SentencePiece REQUIRED IMPORTED_TARGET sentencepiece)
+# RE2: linear-time matching for the regular expressions of untrusted policy files.
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 set(BLA_VENDOR OpenBLAS)
 find_package(BLAS)
 pkg_check_modules(OpenBLAS IMPORTED_TARGET openblas)

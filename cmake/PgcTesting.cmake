@@ -19,7 +19,9 @@ endfunction()
 # pgc_add_fuzzer(NAME SOURCES files... LIBS libs... [CORPUS dir])
 # A libFuzzer target, built only with clang. SOURCES should include the parser's
 # own .cpp files so they are instrumented. A ctest entry (label fuzz) runs it
-# for PGC_FUZZ_SECONDS seconds from the corpus folder, if given.
+# for PGC_FUZZ_SECONDS seconds from the corpus folder, if given; an input that
+# takes over 10 s is a failure (libFuzzer's default, 1200 s, let one slow input
+# hold CI for 20 minutes).
 set(PGC_FUZZ_SECONDS 10 CACHE STRING "Seconds each fuzzer runs under ctest")
 function(pgc_add_fuzzer name)
   cmake_parse_arguments(ARG "" "CORPUS" "SOURCES;LIBS" ${ARGN})
@@ -38,6 +40,6 @@ function(pgc_add_fuzzer name)
     file(MAKE_DIRECTORY ${corpus_dir})
   endif()
   add_test(NAME ${name} COMMAND ${name} -max_total_time=${PGC_FUZZ_SECONDS}
-           -rss_limit_mb=2048 ${corpus_args})
+           -timeout=10 -rss_limit_mb=2048 ${corpus_args})
   set_tests_properties(${name} PROPERTIES LABELS fuzz)
 endfunction()

@@ -7,50 +7,64 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <regex>
+#include <memory>
+#include <re2/re2.h>
 #include <sstream>
+#include <vector>
 #include <yaml-cpp/yaml.h>
 
 namespace pgc {
 
 namespace {
 
-bool matchFrom(const std::string &p, size_t pi, const std::string &s,
-               size_t si) {
-  while (pi < p.size()) {
-    if (p.compare(pi, 2, "**") == 0) {
-      // "**." may also match nothing, so "a.**.b" matches "a.b".
-      size_t next = pi + 2;
-      if (next < p.size() && p[next] == '.' && matchFrom(p, next + 1, s, si))
-        return true;
-      for (size_t k = si; k <= s.size(); ++k)
-        if (matchFrom(p, next, s, k))
-          return true;
-      return false;
-    }
-    if (p[pi] == '*') {
-      for (size_t k = si; k <= s.size(); ++k) {
-        if (matchFrom(p, pi + 1, s, k))
-          return true;
-        if (k < s.size() && s[k] == '.')
-          break;
-      }
-      return false;
-    }
-    if (si >= s.size())
-      return false;
-    if (p[pi] == '?' ? s[si] == '.' : p[pi] != s[si])
-      return false;
-    ++pi;
-    ++si;
-  }
-  return si == s.size();
+/// peft's regex form of target_modules, compiled by RE2: its matching time is
+/// linear in the module name, whereas a backtracking engine (std::regex,
+/// Python's re) takes exponential time on patterns like "(.*)*x", and policy
+/// files are untrusted input. RE2 accepts Python's syntax except
+/// backreferences and lookaround, which are reported as invalid.
+std::unique_ptr<RE2> compileTargetRegex(const std::string &pattern) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  return std::make_unique<RE2>(pattern, options);
 }
 
 } // namespace
 
+// Dynamic programming over (pattern position, name position): matches[pi][si]
+// says whether pattern[pi..] matches name[si..]. O(|pattern| * |name|) time;
+// a backtracking matcher takes exponential time on patterns like "*.*.*.x" or
+// a run of stars, and policy files are untrusted input (found by fuzz_policy).
 bool globMatches(const std::string &pattern, const std::string &name) {
-  return matchFrom(pattern, 0, name, 0);
+  const size_t m = pattern.size(), n = name.size();
+  std::vector<std::vector<char>> matches(m + 1, std::vector<char>(n + 1, 0));
+  matches[m][n] = 1;
+  for (size_t pi = m; pi-- > 0;) {
+    std::vector<char> &row = matches[pi];
+    if (pattern.compare(pi, 2, "**") == 0) {
+      // "**" matches any run of characters; "**." may also match nothing, so
+      // "a.**.b" matches "a.b".
+      const std::vector<char> &rest = matches[pi + 2];
+      bool dotMayVanish = pi + 2 < m && pattern[pi + 2] == '.';
+      bool anyLater = false;
+      for (size_t si = n + 1; si-- > 0;) {
+        anyLater = anyLater || rest[si];
+        row[si] = anyLater || (dotMayVanish && matches[pi + 3][si]);
+      }
+    } else if (pattern[pi] == '*') {
+      // "*" matches a run of characters within one dotted component.
+      const std::vector<char> &rest = matches[pi + 1];
+      for (size_t si = n + 1; si-- > 0;)
+        row[si] = rest[si] || (si < n && name[si] != '.' && row[si + 1]);
+    } else {
+      // "?" matches one character that is not a dot; others match themselves.
+      for (size_t si = 0; si < n; ++si) {
+        bool same =
+            pattern[pi] == '?' ? name[si] != '.' : pattern[pi] == name[si];
+        row[si] = same && matches[pi + 1][si + 1];
+      }
+    }
+  }
+  return matches[0][0];
 }
 
 bool moduleTargetMatches(const std::string &target, const std::string &module) {
@@ -71,7 +85,7 @@ double LoraPolicy::scaling() const {
 
 bool LoraPolicy::selects(const std::string &module) const {
   if (!targetRegex.empty())
-    return std::regex_match(module, std::regex(targetRegex));
+    return RE2::FullMatch(module, *compileTargetRegex(targetRegex));
   for (const std::string &target : targets)
     if (moduleTargetMatches(target, module))
       return true;
@@ -180,12 +194,10 @@ void checkLora(const LoraPolicy &lora, const std::string &what, int line) {
   if (lora.targets.empty() && lora.targetRegex.empty())
     fail("{}:{}: lora needs targets (module names or globs)", what, line);
   if (!lora.targetRegex.empty()) {
-    try {
-      std::regex check(lora.targetRegex);
-    } catch (const std::regex_error &e) {
+    std::unique_ptr<RE2> regex = compileTargetRegex(lora.targetRegex);
+    if (!regex->ok())
       fail("{}:{}: target_modules '{}' is not a valid regular expression: {}",
-           what, line, lora.targetRegex, e.what());
-    }
+           what, line, lora.targetRegex, regex->error());
   }
 }
 

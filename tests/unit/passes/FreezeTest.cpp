@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <random>
 
 namespace pgc {
 namespace {
@@ -121,6 +122,65 @@ TEST(Policy, LaterRulesWinAndGlobsRespectDots) {
   EXPECT_TRUE(globMatches("**.q_proj.*", "language_model.model.layers.0.self_attn.q_proj.weight"));
   EXPECT_TRUE(Policy().isTrainable("anything"));
   EXPECT_FALSE(Policy().freeze("x.*").train("x.a").freeze("x.a").isTrainable("x.a"));
+}
+
+// The glob rules of Policy.h, transcribed as plain backtracking (exponential in
+// the worst case, fine for short inputs): the reference for the matcher's
+// dynamic programme.
+bool referenceGlob(const std::string &p, const std::string &s) {
+  if (p.empty())
+    return s.empty();
+  if (p.compare(0, 2, "**") == 0) {
+    if (p.size() > 2 && p[2] == '.' && referenceGlob(p.substr(3), s))
+      return true;
+    for (size_t k = 0; k <= s.size(); ++k)
+      if (referenceGlob(p.substr(2), s.substr(k)))
+        return true;
+    return false;
+  }
+  if (p[0] == '*') {
+    for (size_t k = 0; k <= s.size(); ++k) {
+      if (referenceGlob(p.substr(1), s.substr(k)))
+        return true;
+      if (k < s.size() && s[k] == '.')
+        return false;
+    }
+    return false;
+  }
+  if (s.empty() || (p[0] == '?' ? s[0] == '.' : p[0] != s[0]))
+    return false;
+  return referenceGlob(p.substr(1), s.substr(1));
+}
+
+TEST(Policy, GlobMatchingAgreesWithTheBacktrackingReference) {
+  std::mt19937 random(20261127);
+  const std::string patternChars = "a.*?*", nameChars = "aab.";
+  int matched = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string pattern, name;
+    for (int i = random() % 9; i > 0; --i)
+      pattern += patternChars[random() % patternChars.size()];
+    for (int i = random() % 9; i > 0; --i)
+      name += nameChars[random() % nameChars.size()];
+    bool expected = referenceGlob(pattern, name);
+    matched += expected;
+    ASSERT_EQ(globMatches(pattern, name), expected)
+        << "pattern '" << pattern << "' name '" << name << "'";
+  }
+  // Both outcomes are well represented, so the comparison means something.
+  EXPECT_GT(matched, 2000) << matched;
+  EXPECT_LT(matched, 18000);
+}
+
+// Found by fuzz_policy (a libFuzzer timeout): a run of stars made the
+// backtracking matcher take exponential time. The dynamic programme answers
+// at once.
+TEST(Policy, GlobMatchingIsPolynomialOnRunsOfStars) {
+  std::string name(200, 'a');
+  EXPECT_FALSE(globMatches(std::string(101, '*') + "b", name));
+  EXPECT_FALSE(globMatches(std::string(60, '*') + ".*.*.*.*.*.*.b",
+                           "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a"));
+  EXPECT_TRUE(globMatches(std::string(101, '*') + "a", name));
 }
 
 TEST(Policy, BadFilesNameTheProblem) {

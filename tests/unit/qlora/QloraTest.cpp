@@ -421,6 +421,24 @@ TEST(Policy, ReadsPeftAdapterConfig) {
   EXPECT_FALSE(p.isTrainable("layers.0.mlp.fc1.weight")); // freeze everything
 }
 
+// Found by fuzz_policy (a libFuzzer timeout in CI): std::regex backtracks
+// exponentially on nested stars. RE2 answers in time linear in the name.
+TEST(Policy, TargetRegexMatchesTheWholeNameInLinearTime) {
+  Policy p = Policy::fromAdapterConfigString(
+      R"({"r": 2, "target_modules": "(.*)*(.*)*(.*)*(.*)*(.*)*x"})", "a.json");
+  ASSERT_TRUE(p.lora());
+  std::string longName(4000, 'a');
+  EXPECT_FALSE(p.lora()->selects(longName));
+  EXPECT_TRUE(p.lora()->selects(longName + "x"));
+  // re.fullmatch semantics: the pattern must cover the whole module name.
+  Policy q = Policy::fromAdapterConfigString(
+      R"({"r": 2, "target_modules": "q_proj|.*\\.v_proj"})", "a.json");
+  EXPECT_TRUE(q.lora()->selects("q_proj"));
+  EXPECT_FALSE(q.lora()->selects("layers.0.q_proj"));
+  EXPECT_TRUE(q.lora()->selects("layers.0.v_proj"));
+  EXPECT_FALSE(q.lora()->selects("layers.0.v_proj.x"));
+}
+
 TEST(Policy, BadPoliciesFailNamingTheKey) {
   auto expectFailure = [](const std::string &text, const std::string &what,
                           const std::string &needle) {
@@ -458,6 +476,12 @@ TEST(Policy, BadPoliciesFailNamingTheKey) {
                 "a.json", "'use_dora' = true is not supported");
   expectFailure(R"({"r": 8, "target_modules": ["q_proj"], "lora_typo": 1})",
                 "a.json", "unknown lora key 'lora_typo'");
+  // RE2 has no backreferences or lookaround; such patterns are refused.
+  expectFailure(R"({"r": 8, "target_modules": "(q)\\1_proj"})", "a.json",
+                "target_modules '(q)\\1_proj' is not a valid regular "
+                "expression: invalid escape sequence");
+  expectFailure(R"({"r": 8, "target_modules": "(?=q).*"})", "a.json",
+                "is not a valid regular expression");
 }
 
 TEST(Passes, BadPoliciesAreDiagnosed) {
