@@ -84,8 +84,16 @@ double LoraPolicy::scaling() const {
 }
 
 bool LoraPolicy::selects(const std::string &module) const {
-  if (!targetRegex.empty())
-    return RE2::FullMatch(module, *compileTargetRegex(targetRegex));
+  if (!targetRegex.empty()) {
+    // Passes ask once per parameter: compile the pattern once per thread.
+    thread_local std::string compiledPattern;
+    thread_local std::unique_ptr<RE2> compiled;
+    if (!compiled || compiledPattern != targetRegex) {
+      compiled = compileTargetRegex(targetRegex);
+      compiledPattern = targetRegex;
+    }
+    return RE2::FullMatch(module, *compiled);
+  }
   for (const std::string &target : targets)
     if (moduleTargetMatches(target, module))
       return true;

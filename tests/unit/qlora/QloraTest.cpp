@@ -437,6 +437,9 @@ TEST(Policy, TargetRegexMatchesTheWholeNameInLinearTime) {
   EXPECT_FALSE(q.lora()->selects("layers.0.q_proj"));
   EXPECT_TRUE(q.lora()->selects("layers.0.v_proj"));
   EXPECT_FALSE(q.lora()->selects("layers.0.v_proj.x"));
+  // Back to the first policy: its own pattern answers, not the last one used.
+  EXPECT_FALSE(p.lora()->selects("layers.0.v_proj"));
+  EXPECT_TRUE(p.lora()->selects("layers.0.v_proj.x"));
 }
 
 TEST(Policy, BadPoliciesFailNamingTheKey) {
