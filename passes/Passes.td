@@ -284,4 +284,39 @@ def PgEvalMode : Pass<"pg-eval-mode", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::pg::PgDialect"];
 }
 
+def PgFuse : Pass<"pg-fuse", "::mlir::ModuleOp"> {
+  let summary = "Group runs of elementwise ops of one shape into pg.fusion kernels";
+  let description = [{
+    Walks each function's ops in order and wraps every maximal run of
+    elementwise ops (mlir::pg::isFusibleElementwise) whose results have one
+    shape into a `pg.fusion`; ops that produce no kernel and read nothing
+    (pg.constant, pg.param, pg.state) met inside a run are moved in front of
+    it, so the run goes on. A run is contiguous in program order, so no value
+    can leave the fusion and come back. The fusion yields the values used
+    after it; the others stay inside and need no memory on a GPU. The order
+    of the ops does not change, so executors that run op by op (the CPU
+    reference) compute the same bits. Run it last: no pass looks into
+    fusions.
+
+    Before:
+    ```mlir
+    %e = pg.exp %x : tensor<4x8xf32>
+    %c = pg.constant dense<2.0> : tensor<4x8xf32>
+    %m = pg.mul %e, %c : tensor<4x8xf32>
+    %y = pg.matmul %m, %w transpose_rhs : tensor<4x8xf32>, tensor<3x8xf32>
+    ```
+    After:
+    ```mlir
+    %c = pg.constant dense<2.0> : tensor<4x8xf32>
+    %r = pg.fusion -> tensor<4x8xf32> {
+      %e = pg.exp %x : tensor<4x8xf32>
+      %m = pg.mul %e, %c : tensor<4x8xf32>
+      pg.yield %m : tensor<4x8xf32>
+    }
+    %y = pg.matmul %r, %w transpose_rhs : tensor<4x8xf32>, tensor<3x8xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::pg::PgDialect"];
+}
+
 #endif // PGC_PASSES_TD

@@ -17,3 +17,9 @@
 
 #define GET_OP_CLASSES
 #include "compiler/Dialect/PgOps.h.inc"
+
+namespace mlir::pg {
+/// Whether pg-fuse may put `op` into a pg.fusion: an elementwise op whose
+/// operands and result share one shape.
+bool isFusibleElementwise(Operation *op);
+} // namespace mlir::pg

@@ -460,6 +460,41 @@ def Pg_DropoutOp : Pg_Op<"dropout", [Pure, InferTypeOpAdaptor]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion
+//===----------------------------------------------------------------------===//
+
+def Pg_FusionOp : Pg_Op<"fusion", [Pure, SingleBlock]> {
+  let summary = "elementwise ops of one shape that run as one kernel";
+  let description = [{
+    pg-fuse wraps each run of elementwise ops (binary and unary math, compare,
+    select, cast, gelu_tanh_grad) whose results share one shape into a
+    fusion: one kernel on a GPU, where the values that stay inside never
+    reach memory. The body reads values defined above it directly; `pg.yield`
+    returns the values used after it. Executors that run op by op (the CPU
+    reference) run the body in order, so fusing changes no result.
+
+    ```mlir
+    %r = pg.fusion -> tensor<4x8xbf16> {
+      %e = pg.exp %x : tensor<4x8xf32>
+      %m = pg.mul %e, %y : tensor<4x8xf32>
+      %c = pg.cast %m : tensor<4x8xf32> to bf16
+      pg.yield %c : tensor<4x8xbf16>
+    }
+    ```
+  }];
+  let results = (outs Variadic<Pg_Tensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "(`->` type($results)^)? attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+}
+
+def Pg_YieldOp : Pg_Op<"yield", [Pure, Terminator, HasParent<"FusionOp">]> {
+  let summary = "the values a pg.fusion returns";
+  let arguments = (ins Variadic<Pg_Tensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
 include "compiler/Dialect/PgGradOps.td"
 
 #endif // PGC_DIALECT_PG_OPS_TD

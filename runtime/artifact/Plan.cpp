@@ -1,4 +1,5 @@
-// Plan queries, attribute accessors and the structural validation every executor relies on.
+// Plan queries, attribute accessors and the structural validation every
+// executor relies on.
 #include "runtime/artifact/Plan.h"
 
 #include "runtime/support/Error.h"
@@ -98,8 +99,7 @@ void Plan::validate(const std::string &what) const {
                           dtypeSize(buffer.dtype);
       if (buffer.data.size() != expected)
         fail("{}: constant buffer {} holds {} bytes, its shape {} needs {}",
-             what, i, buffer.data.size(), formatShape(buffer.shape),
-             expected);
+             what, i, buffer.data.size(), formatShape(buffer.shape), expected);
     } else if (!buffer.data.empty()) {
       fail("{}: buffer {} '{}' is not a constant but carries data", what, i,
            buffer.name);
@@ -111,6 +111,26 @@ void Plan::validate(const std::string &what) const {
       fail("{}: parameter '{}' points at a {} buffer", what, param.name,
            bufferRoleName(buffers[param.buffer].role));
   }
+  // The first step of a fused group names a kernel, a step count within the
+  // entry point and the buffers passed to it.
+  auto checkFusedGroup = [&](const PlanStep &step, size_t stepsLeft,
+                             const std::string &context) {
+    const std::vector<int64_t> &kernel = step.integers(kStepKernel);
+    if (kernel.size() != 1 || kernel[0] < 0 ||
+        static_cast<uint64_t>(kernel[0]) >= kernels.size())
+      fail("{}: {} names kernel {} but there are {} kernels", what, context,
+           kernel.empty() ? -1 : kernel[0], kernels.size());
+    const std::vector<int64_t> &count = step.integers(kStepFusedSteps);
+    if (count.size() != 1 || count[0] < 1 ||
+        static_cast<uint64_t>(count[0]) > stepsLeft)
+      fail("{}: {} fuses {} steps but {} remain", what, context,
+           count.empty() ? -1 : count[0], stepsLeft);
+    for (int64_t arg : step.integers(kStepKernelArgs)) {
+      if (arg < 0 || static_cast<uint64_t>(arg) >= buffers.size())
+        fail("{}: {} passes buffer {} to its kernel but there are only {}",
+             what, context, arg, buffers.size());
+    }
+  };
   for (const PlanEntryPoint &entry : entryPoints) {
     std::string context = "entry point '" + entry.name + "'";
     if (entry.inputs.size() != entry.inputNames.size() ||
@@ -120,10 +140,9 @@ void Plan::validate(const std::string &what) const {
     std::vector<bool> defined(buffers.size(), false);
     for (size_t i = 0; i < buffers.size(); ++i) {
       BufferRole role = buffers[i].role;
-      defined[i] = role == BufferRole::Parameter ||
-                   role == BufferRole::Constant ||
-                   role == BufferRole::OptimizerState ||
-                   role == BufferRole::Gradient;
+      defined[i] =
+          role == BufferRole::Parameter || role == BufferRole::Constant ||
+          role == BufferRole::OptimizerState || role == BufferRole::Gradient;
     }
     for (uint32_t input : entry.inputs) {
       checkIndex(input, context + " input");
@@ -150,6 +169,8 @@ void Plan::validate(const std::string &what) const {
                bufferRoleName(role), out);
         defined[out] = true;
       }
+      if (step.attributes.count(kStepKernel))
+        checkFusedGroup(step, entry.steps.size() - s, stepContext);
     }
     for (uint32_t out : entry.outputs) {
       checkIndex(out, context + " output");

@@ -93,6 +93,14 @@ struct PlanKernel {
   std::vector<uint8_t> binary;
 };
 
+/// Attributes of the first step of a fused group (pg.fusion): the index of the
+/// kernel in Plan::kernels that computes the group, how many steps from this
+/// one it replaces, and its buffer arguments in kernel parameter order.
+/// Executors that run op by op ignore them.
+inline constexpr const char *kStepKernel = "kernel";
+inline constexpr const char *kStepFusedSteps = "fused_steps";
+inline constexpr const char *kStepKernelArgs = "kernel_args";
+
 /// Metadata keys the compiler fills (see pgc_artifact.fbs).
 inline constexpr const char *kMetadataHfConfig = "hf_config";
 inline constexpr const char *kMetadataLora = "lora";

@@ -626,3 +626,70 @@ func.func @f(%x: tensor<4xi32>, %k: tensor<2xi64>) {
   %0 = pg.dropout %x, %k p 0.5 site "a" : tensor<4xi32>, tensor<2xi64>
   return
 }
+
+// -----
+
+// Only elementwise ops are fused.
+func.func @f(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{cannot fuse 'pg.transpose': not an elementwise op}}
+  %0 = pg.fusion -> tensor<4x4xf32> {
+    %t = pg.transpose %x perm [1, 0] : tensor<4x4xf32>
+    pg.yield %t : tensor<4x4xf32>
+  }
+  return %0 : tensor<4x4xf32>
+}
+
+// -----
+
+// A fusion is one kernel over one index space.
+func.func @f(%x: tensor<4xf32>, %y: tensor<2xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{fuses ops of different shapes}}
+  %0 = pg.fusion -> tensor<4xf32> {
+    %a = pg.exp %x : tensor<4xf32>
+    %b = pg.exp %y : tensor<2xf32>
+    pg.yield %a : tensor<4xf32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// The yielded values give the results their types.
+func.func @f(%x: tensor<4xf32>) -> tensor<4xbf16> {
+  // expected-error @+1 {{yields 1 values whose types differ from the results'}}
+  %0 = pg.fusion -> tensor<4xbf16> {
+    %a = pg.exp %x : tensor<4xf32>
+    pg.yield %a : tensor<4xf32>
+  }
+  return %0 : tensor<4xbf16>
+}
+
+// -----
+
+// A fusion returns what it computes, not what it was given.
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{yields a value defined outside its body}}
+  %0 = pg.fusion -> tensor<4xf32> {
+    %a = pg.exp %x : tensor<4xf32>
+    pg.yield %x : tensor<4xf32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// An empty fusion would be a kernel that does nothing.
+func.func @f() {
+  // expected-error @+1 {{has no ops to fuse}}
+  pg.fusion {
+    pg.yield
+  }
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{expects parent op 'pg.fusion'}}
+  pg.yield %x : tensor<4xf32>
+}

@@ -206,3 +206,24 @@ func.func @dropout(%x: tensor<4x8xf32>, %key: tensor<2xi64>, %h: tensor<3xbf16>)
   %1 = pg.dropout %h, %key p 0.5 site "b#1" : tensor<3xbf16>, tensor<2xi64>
   return %0, %1 : tensor<4x8xf32>, tensor<3xbf16>
 }
+
+// -----
+
+// A fusion reads values defined above it and yields what it computes.
+// CHECK-LABEL: func @fusion
+// CHECK: %[[R:.*]]:2 = pg.fusion -> tensor<2x3xbf16>, tensor<2x3xi1> {
+// CHECK-NEXT: %[[E:.*]] = pg.exp %arg0 : tensor<2x3xf32>
+// CHECK-NEXT: %[[C:.*]] = pg.cast %[[E]] : tensor<2x3xf32> to bf16
+// CHECK-NEXT: %[[M:.*]] = pg.compare gt, %[[E]], %arg0 : tensor<2x3xf32>
+// CHECK-NEXT: pg.yield %[[C]], %[[M]] : tensor<2x3xbf16>, tensor<2x3xi1>
+// CHECK-NEXT: }
+// CHECK-NEXT: return %[[R]]#0
+func.func @fusion(%x: tensor<2x3xf32>) -> tensor<2x3xbf16> {
+  %r:2 = pg.fusion -> tensor<2x3xbf16>, tensor<2x3xi1> {
+    %e = pg.exp %x : tensor<2x3xf32>
+    %c = pg.cast %e : tensor<2x3xf32> to bf16
+    %m = pg.compare gt, %e, %x : tensor<2x3xf32>
+    pg.yield %c, %m : tensor<2x3xbf16>, tensor<2x3xi1>
+  }
+  return %r#0 : tensor<2x3xbf16>
+}
