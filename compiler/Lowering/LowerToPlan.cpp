@@ -2,6 +2,7 @@
 // generic attributes.
 #include "compiler/Lowering/LowerToPlan.h"
 
+#include "compiler/Codegen/CudaElementwise.h"
 #include "compiler/Dialect/DTypeMapping.h"
 #include "compiler/Dialect/Pg.h"
 #include "runtime/exec/Nf4Storage.h"
@@ -11,8 +12,11 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
 
 #include <cstring>
+#include <fmt/format.h>
+#include <set>
 
 namespace pgc::compiler {
 
@@ -139,6 +143,8 @@ std::string loraSettingsJson(mlir::DictionaryAttr lora, mlir::ModuleOp module) {
 }
 
 class PlanLowering {
+  using Buffers = llvm::DenseMap<mlir::Value, uint32_t>;
+
 public:
   Plan lower(mlir::ModuleOp module) {
     plan_.producer = "pgc 0.1.0";
@@ -220,7 +226,7 @@ private:
   void lowerFunction(mlir::func::FuncOp func) {
     PlanEntryPoint entry;
     entry.name = func.getName().str();
-    llvm::DenseMap<mlir::Value, uint32_t> buffers;
+    Buffers buffers;
     for (unsigned i = 0; i < func.getNumArguments(); ++i) {
       auto nameAttr = func.getArgAttrOfType<mlir::StringAttr>(i, "pg.name");
       std::string name = nameAttr ? nameAttr.str() : "arg" + std::to_string(i);
@@ -273,40 +279,99 @@ private:
         buffers[constant.getResult()] = index;
         continue;
       }
-      if (op.getDialect() == nullptr || op.getDialect()->getNamespace() != "pg")
-        failAtOp(&op, "is not a pg op and cannot be lowered to a plan");
-      PlanStep step;
-      step.op = op.getName().stripDialect().str();
-      step.location = locationText(op.getLoc());
-      for (mlir::Value operand : op.getOperands())
-        step.inputs.push_back(buffers.lookup(operand));
-      for (mlir::Value result : op.getResults()) {
-        uint32_t index =
-            addBuffer("", result.getType(), BufferRole::Temporary, &op);
-        buffers[result] = index;
-        step.outputs.push_back(index);
+      if (auto fusion = llvm::dyn_cast<mlir::pg::FusionOp>(op)) {
+        lowerFusion(fusion, buffers, entry);
+        continue;
       }
-      for (mlir::NamedAttribute attr : op.getAttrDictionary()) {
-        // Dialect-prefixed attributes ("pg.backward") annotate the IR for
-        // passes; the runtime needs only the op's own attributes.
-        if (attr.getName().getValue().contains('.'))
-          continue;
-        step.attributes[attr.getName().str()] =
-            convertAttribute(attr.getValue(), &op);
-      }
-      if (auto dequant = llvm::dyn_cast<mlir::pg::DequantNF4Op>(op)) {
-        // The storage parameters live in the operand's type, which the plan
-        // does not carry: the kernel gets them as attributes.
-        auto nf4 = llvm::cast<mlir::pg::NF4Type>(dequant.getWeight().getType());
-        step.attributes["block_size"].ints = {nf4.getBlockSize()};
-        step.attributes["double_quant"].ints = {nf4.getDoubleQuant() ? 1 : 0};
-      }
-      entry.steps.push_back(std::move(step));
+      lowerStep(op, buffers, entry);
     }
     plan_.entryPoints.push_back(std::move(entry));
   }
 
+  // A pg op with its own kernel: one step, a buffer for each result.
+  void lowerStep(mlir::Operation &op, Buffers &buffers, PlanEntryPoint &entry) {
+    if (op.getDialect() == nullptr || op.getDialect()->getNamespace() != "pg")
+      failAtOp(&op, "is not a pg op and cannot be lowered to a plan");
+    PlanStep step;
+    step.op = op.getName().stripDialect().str();
+    step.location = locationText(op.getLoc());
+    for (mlir::Value operand : op.getOperands())
+      step.inputs.push_back(buffers.lookup(operand));
+    for (mlir::Value result : op.getResults()) {
+      uint32_t index =
+          addBuffer("", result.getType(), BufferRole::Temporary, &op);
+      buffers[result] = index;
+      step.outputs.push_back(index);
+    }
+    for (mlir::NamedAttribute attr : op.getAttrDictionary()) {
+      // Dialect-prefixed attributes ("pg.backward") annotate the IR for
+      // passes; the runtime needs only the op's own attributes.
+      if (attr.getName().getValue().contains('.'))
+        continue;
+      step.attributes[attr.getName().str()] =
+          convertAttribute(attr.getValue(), &op);
+    }
+    if (auto dequant = llvm::dyn_cast<mlir::pg::DequantNF4Op>(op)) {
+      // The storage parameters live in the operand's type, which the plan
+      // does not carry: the kernel gets them as attributes.
+      auto nf4 = llvm::cast<mlir::pg::NF4Type>(dequant.getWeight().getType());
+      step.attributes["block_size"].ints = {nf4.getBlockSize()};
+      step.attributes["double_quant"].ints = {nf4.getDoubleQuant() ? 1 : 0};
+    }
+    entry.steps.push_back(std::move(step));
+  }
+
+  // A pg.fusion: its body's steps in order, as an executor that runs op by op
+  // needs them, the first of them naming the generated kernel that computes
+  // them all, the number of steps it replaces and its arguments.
+  void lowerFusion(mlir::pg::FusionOp fusion, Buffers &buffers,
+                   PlanEntryPoint &entry) {
+    size_t first = entry.steps.size();
+    mlir::Block &body = fusion.getBody().front();
+    for (mlir::Operation &op : body.without_terminator())
+      lowerStep(op, buffers, entry);
+    codegen::ElementwiseGroup group;
+    group.steps.assign(entry.steps.begin() + first, entry.steps.end());
+    std::set<uint32_t> written;
+    for (const PlanStep &step : group.steps) {
+      for (uint32_t in : step.inputs)
+        if (!written.count(in) && !llvm::is_contained(group.inputs, in))
+          group.inputs.push_back(in);
+      written.insert(step.outputs.begin(), step.outputs.end());
+    }
+    auto yield = llvm::cast<mlir::pg::YieldOp>(body.getTerminator());
+    for (auto [result, value] :
+         llvm::zip(fusion.getResults(), yield.getValues())) {
+      uint32_t index = buffers.lookup(value);
+      buffers[result] = index;
+      if (!llvm::is_contained(group.outputs, index))
+        group.outputs.push_back(index);
+    }
+    // Named by a hash of its source, so that the identical fusions of every
+    // layer share one kernel (and one compilation).
+    group.name = "pgc_elementwise";
+    uint64_t hash =
+        llvm::xxh3_64bits(codegen::emitElementwiseKernel(plan_, group));
+    group.name = fmt::format("pgc_elementwise_{:016x}", hash);
+    auto [it, added] =
+        kernelIndex_.try_emplace(group.name, plan_.kernels.size());
+    if (added) {
+      PlanKernel kernel;
+      kernel.target = "cuda";
+      kernel.name = group.name;
+      kernel.source = codegen::emitElementwiseKernel(plan_, group);
+      plan_.kernels.push_back(std::move(kernel));
+    }
+    PlanStep &head = entry.steps[first];
+    head.attributes[kStepKernel].ints = {static_cast<int64_t>(it->second)};
+    head.attributes[kStepFusedSteps].ints = {
+        static_cast<int64_t>(group.steps.size())};
+    for (uint32_t buffer : codegen::kernelArguments(plan_, group))
+      head.attributes[kStepKernelArgs].ints.push_back(buffer);
+  }
+
   Plan plan_;
+  std::map<std::string, size_t> kernelIndex_;
   std::map<std::string, uint32_t> parameterBuffers_;
   std::map<std::string, uint32_t> stateBuffers_;
 };

@@ -11,7 +11,7 @@ args=(-S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGC_BUILD_C
       -DCMAKE_EXE_LINKER_FLAGS="$ldflags" -DCMAKE_SHARED_LINKER_FLAGS="$ldflags")
 command -v ninja >/dev/null && args+=(-G Ninja)
 cmake "${args[@]}" > "$work/configure.log" 2>&1 || { tail -20 "$work/configure.log"; echo "FAIL configure"; exit 1; }
-cmake --build "$work/build" -j"$(nproc)" --target pgc pgc_cuda_tests pgc_cuda_gpu_tests pgc_cuda_bench \
+cmake --build "$work/build" -j"$(nproc)" --target pgc pgc_cuda_tests pgc_cuda_gpu_tests pgc_codegen_gpu_tests pgc_cuda_bench \
   > "$work/build.log" 2>&1 || { grep -m5 -B2 -A5 'error' "$work/build.log"; echo "FAIL runtime-only build"; exit 1; }
 echo "ok   runtime-only build of pgc and the CUDA tests"
 "$src/scripts/gpu-check" --pack "$work/build" "$work/carry" > "$work/pack.log" 2>&1 \

@@ -10,6 +10,7 @@
 #include "passes/Passes.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
+#include "tools/pgc-compile/CudaBinaries.h"
 #include "tools/pgc-compile/Subcommands.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -42,6 +43,7 @@ struct CompileOptions {
   std::string optim = "adamw_torch";
   std::string policy; // YAML policy or peft adapter_config.json
   std::string target = "cpu";
+  std::string cudaArch; // "sm_80,sm_90": CUBINs of the generated kernels
   CLI::Option *seqLenOption = nullptr;
 };
 
@@ -161,6 +163,17 @@ void setEvalMode(mlir::ModuleOp module) {
     pgc::fail("pg-eval-mode on 'forward' failed (see the diagnostics above)");
 }
 
+// pg-fuse, the last pass, run only on the way to an artifact (the IR printed
+// or written as .mlir stays open to every other pass): runs of elementwise
+// ops become pg.fusion kernels, whose CUDA source the artifact carries. The
+// CPU reference executor still runs their steps one by one.
+void fuseElementwise(mlir::ModuleOp module) {
+  mlir::PassManager pm(module.getContext());
+  pm.addPass(mlir::pg::createPgFuse());
+  if (mlir::failed(pm.run(module)))
+    pgc::fail("pg-fuse failed (see the diagnostics above)");
+}
+
 // The plan's size: entry points with their step counts, persistent bytes by
 // role, and the file.
 void printPlanSize(const pgc::Plan &plan, const std::string &path) {
@@ -200,6 +213,9 @@ int compile(const CompileOptions &options) {
     pgc::fail("--target '{}': only cpu is supported", options.target);
   if (options.batch < 1 || options.seqLen < 1)
     pgc::fail("--batch and --seq-len must be positive");
+  std::vector<int> cudaArchs;
+  if (!options.cudaArch.empty())
+    cudaArchs = pgc::compiler::parseCudaArchs(options.cudaArch);
 
   mlir::MLIRContext context;
   // pg-freeze reports what it cut as remarks; MLIR drops remarks without a
@@ -258,6 +274,7 @@ int compile(const CompileOptions &options) {
                 ir.size());
     return 0;
   }
+  fuseElementwise(module.module());
   pgc::Plan plan = pgc::compiler::lowerToPlan(module.module());
   // The configuration travels with the artifact, so that `pgc export` can
   // write a complete Hugging Face checkpoint folder.
@@ -268,14 +285,21 @@ int compile(const CompileOptions &options) {
     if (!hubId.empty())
       plan.metadata[pgc::kMetadataBaseModel] = hubId;
   }
+  size_t cubins = pgc::compiler::addCudaBinaries(plan, cudaArchs);
   pgc::writeArtifact(plan, options.output);
   size_t steps = 0;
   for (const pgc::PlanEntryPoint &entry : plan.entryPoints)
     steps += entry.steps.size();
+  size_t fusedGroups = 0;
+  for (const pgc::PlanEntryPoint &entry : plan.entryPoints)
+    for (const pgc::PlanStep &step : entry.steps)
+      fusedGroups += step.attributes.count(pgc::kStepKernel);
   std::printf("wrote %s: %zu entry points, %zu steps, %zu buffers, %zu "
-              "parameters\n",
+              "parameters; %zu fused groups, %zu distinct CUDA kernels, %zu "
+              "CUBINs\n",
               options.output.c_str(), plan.entryPoints.size(), steps,
-              plan.buffers.size(), plan.parameters.size());
+              plan.buffers.size(), plan.parameters.size(), fusedGroups,
+              plan.kernels.size() - cubins, cubins);
   printPlanSize(plan, options.output);
   return 0;
 }
@@ -319,6 +343,10 @@ SubcommandAction registerCompile(CLI::App &app) {
   sub->add_option("--target", options.target,
                   "Executor the artifact is for (cpu: the reference executor)")
       ->capture_default_str();
+  sub->add_option(
+      "--cuda-arch", options.cudaArch,
+      "Also compile the generated CUDA kernels with NVRTC to CUBINs "
+      "for these architectures (e.g. sm_80,sm_90; no GPU needed)");
   return [] { return compile(options); };
 }
 
