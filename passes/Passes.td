@@ -288,7 +288,8 @@ def PgFuse : Pass<"pg-fuse", "::mlir::ModuleOp"> {
   let summary = "Group runs of elementwise ops of one shape into pg.fusion kernels";
   let description = [{
     Walks each function's ops in order and wraps every maximal run of
-    elementwise ops (mlir::pg::isFusibleElementwise) whose results have one
+    elementwise ops (mlir::pg::isFusibleElementwise: arithmetic, compare,
+    select, cast, and broadcasts of one element) whose results have one
     shape into a `pg.fusion`; ops that produce no kernel and read nothing
     (pg.constant, pg.param, pg.state) met inside a run are moved in front of
     it, so the run goes on. A run is contiguous in program order, so no value

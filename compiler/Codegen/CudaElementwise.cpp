@@ -158,7 +158,8 @@ const std::set<std::string> &fusibleOps() {
                                             "rsqrt",     "tanh",
                                             "gelu_tanh", "gelu_tanh_grad",
                                             "compare",   "select",
-                                            "cast",      "dropout"};
+                                            "cast",      "dropout",
+                                            "broadcast"};
   return ops;
 }
 
@@ -201,6 +202,8 @@ private:
   std::map<uint32_t, std::string> values_;
   /// Inputs read as a dropout key, and those read element by element.
   std::set<uint32_t> keyInputs_, elementInputs_;
+  /// Inputs read once, as element 0: the operands of broadcasts.
+  std::set<uint32_t> scalarInputs_;
   /// Statements before the loop (splat values, dropout streams).
   std::string preamble_;
   /// The helpers (kHelpers) the expressions call.
@@ -289,10 +292,19 @@ void KernelEmitter::checkStep(const PlanStep &step) {
     fail("{}: expected {} operands and 1 result, the plan has {} and {}",
          step.describe(), arity, step.inputs.size(), step.outputs.size());
 
-  // Every operand is indexed by element, a dropout key excepted.
+  // Every operand is indexed by element, a dropout key and the one element a
+  // broadcast replicates excepted.
   for (size_t k = 0; k < step.inputs.size(); ++k) {
     if (op == "dropout" && k == 1)
       continue;
+    if (op == "broadcast") {
+      int64_t numel = numElements(plan_.buffers[step.inputs[k]].shape);
+      if (numel != 1)
+        fail("{}: only a broadcast of one element is fused, the operand has "
+             "{}",
+             step.describe(), numel);
+      continue;
+    }
     int64_t numel = numElements(plan_.buffers[step.inputs[k]].shape);
     if (numel != count_)
       fail("{}: operand {} has {} elements but the group computes {}",
@@ -339,6 +351,9 @@ void KernelEmitter::checkStep(const PlanStep &step) {
                "dtype");
   } else if (op == "cast") {
     // Every pair of dtypes converts.
+  } else if (op == "broadcast") {
+    if (operand(0) != out)
+      mismatch("operand and result must share one dtype");
   } else if (op == "gelu_tanh_grad") {
     if (!isFloat(operand(0)) || !isFloat(operand(1)) || !isFloat(out))
       mismatch("x, dy and dx must be floats");
@@ -537,6 +552,8 @@ std::string KernelEmitter::stepExpression(const PlanStep &step) {
     return geluTanhGradExpression(step);
   if (op == "dropout")
     return dropoutExpression(step);
+  if (op == "broadcast") // of one element, read before the loop
+    return value(step.inputs[0]);
   return unaryExpression(step);
 }
 
@@ -544,7 +561,9 @@ std::string KernelEmitter::emit() {
   checkStructure();
   for (const PlanStep &step : group_.steps)
     for (size_t k = 0; k < step.inputs.size(); ++k)
-      (step.op == "dropout" && k == 1 ? keyInputs_ : elementInputs_)
+      (step.op == "dropout" && k == 1 ? keyInputs_
+       : step.op == "broadcast"       ? scalarInputs_
+                                      : elementInputs_)
           .insert(step.inputs[k]);
 
   // Parameters and the values of inputs: splats become constants before the
@@ -583,6 +602,12 @@ std::string KernelEmitter::emit() {
       values_[in] = parameter;
       continue;
     }
+    // A one-element buffer that a step also reads elementwise can only be in
+    // a group of one element, where the element load reads it as well.
+    if (scalarInputs_.count(in) && !elementInputs_.count(in))
+      preamble_ +=
+          fmt::format("  const {} {} = {};\n", registerType(b.dtype), name,
+                      loadExpression(b.dtype, parameter + "[0]"));
     if (elementInputs_.count(in))
       loads += fmt::format("    const {} {} = {};\n", registerType(b.dtype),
                            name, loadExpression(b.dtype, parameter + "[i]"));

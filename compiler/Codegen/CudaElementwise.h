@@ -53,7 +53,8 @@ struct ElementwiseGroup {
 
 /// Whether a plan op can be part of a group: add, sub, mul, div, max, min,
 /// neg, exp, log, sqrt, rsqrt, tanh, gelu_tanh, gelu_tanh_grad, compare,
-/// select, cast, dropout.
+/// select, cast, dropout, and broadcast of a one-element operand (read once,
+/// as element 0, before the loop).
 bool isFusibleElementwise(const std::string &op);
 
 /// Whether `buffer` is a Constant whose elements all have the same bytes (and

@@ -20,6 +20,6 @@
 
 namespace mlir::pg {
 /// Whether pg-fuse may put `op` into a pg.fusion: an elementwise op whose
-/// operands and result share one shape.
+/// operands and result share one shape, or a broadcast of one element.
 bool isFusibleElementwise(Operation *op);
 } // namespace mlir::pg

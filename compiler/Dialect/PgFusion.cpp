@@ -9,6 +9,11 @@ bool mlir::pg::isFusibleElementwise(Operation *op) {
   // depends on element i of the operands only, and the op has no state:
   // exactly what one thread per element can compute. Dropout would qualify
   // but for its key operand, which has its own shape.
+  if (auto broadcast = dyn_cast<BroadcastOp>(op))
+    // A scalar spread over the group's shape (lr, beta, a norm's factor): one
+    // load per thread. Wider broadcasts index by more than the element.
+    return llvm::cast<RankedTensorType>(broadcast.getInput().getType())
+               .getNumElements() == 1;
   return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, NegOp, ExpOp, LogOp,
              SqrtOp, RsqrtOp, TanhOp, GeluTanhOp, GeluTanhGradOp, CompareOp,
              SelectOp, CastOp>(op);

@@ -34,8 +34,8 @@ func.func @chain(%x: tensor<4x8xf32>, %w: tensor<3x8xf32>) -> (tensor<4x8xbf16>,
 
 // -----
 
-// A change of shape starts a new fusion; an op that is not elementwise (the
-// broadcast) separates two runs of the same shape. compare, select and cast
+// A change of shape starts a new fusion; an op that is not elementwise (a
+// broadcast of more than one element) separates two runs of the same shape. compare, select and cast
 // fuse with the arithmetic; a lone op still becomes a fusion (one kernel).
 // CHECK-LABEL: func.func @runs
 // CHECK-NEXT: %[[A:.*]] = pg.fusion -> tensor<2x3xf32> {
@@ -62,6 +62,25 @@ func.func @runs(%x: tensor<2x3xf32>, %v: tensor<3xf32>) -> tensor<2x3xf32> {
   %l = pg.select %k, %a, %w : tensor<2x3xi1>, tensor<2x3xf32>
   %g = pg.gelu_tanh_grad %l, %a : tensor<2x3xf32>
   return %g : tensor<2x3xf32>
+}
+
+// -----
+
+// A broadcast of one element (a learning rate, a scale) joins the run: the
+// kernel reads it once.
+// CHECK-LABEL: func.func @scalar
+// CHECK-NEXT: %[[F:.*]] = pg.fusion -> tensor<2x3xf32> {
+// CHECK-NEXT: %[[B:.*]] = pg.broadcast %arg1 to [2, 3] : tensor<f32>
+// CHECK-NEXT: %[[M:.*]] = pg.mul %arg0, %[[B]] : tensor<2x3xf32>
+// CHECK-NEXT: %[[S:.*]] = pg.sub %[[M]], %arg0 : tensor<2x3xf32>
+// CHECK-NEXT: pg.yield %[[S]] : tensor<2x3xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: return %[[F]]
+func.func @scalar(%x: tensor<2x3xf32>, %lr: tensor<f32>) -> tensor<2x3xf32> {
+  %b = pg.broadcast %lr to [2, 3] : tensor<f32>
+  %m = pg.mul %x, %b : tensor<2x3xf32>
+  %s = pg.sub %m, %x : tensor<2x3xf32>
+  return %s : tensor<2x3xf32>
 }
 
 // -----

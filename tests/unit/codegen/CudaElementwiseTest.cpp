@@ -32,10 +32,10 @@ TEST(CudaElementwise, FusibleOpsAreTheElementwiseSet) {
   for (const char *op :
        {"add", "sub", "mul", "div", "max", "min", "neg", "exp", "log", "sqrt",
         "rsqrt", "tanh", "gelu_tanh", "gelu_tanh_grad", "compare", "select",
-        "cast", "dropout"})
+        "cast", "dropout", "broadcast"})
     EXPECT_TRUE(isFusibleElementwise(op)) << op;
-  for (const char *op : {"matmul", "reduce_sum", "copy", "softmax", "iota",
-                         "broadcast", "pg.add", ""})
+  for (const char *op :
+       {"matmul", "reduce_sum", "copy", "softmax", "iota", "pg.add", ""})
     EXPECT_FALSE(isFusibleElementwise(op)) << op;
 }
 
@@ -235,6 +235,37 @@ TEST(CudaElementwiseErrors, AnUnsupportedOpNamesTheStep) {
   std::string message = errorOf(c.plan, c.group);
   EXPECT_NE(message.find("softmax at k:0"), std::string::npos) << message;
   EXPECT_NE(message.find("not an elementwise op"), std::string::npos)
+      << message;
+}
+
+TEST(CudaElementwise, ABroadcastOfOneElementIsLoadedOnceBeforeTheLoop) {
+  CaseBuilder b("k", 32);
+  uint32_t x = b.input(DType::BF16), lr = b.scalar(DType::BF16);
+  b.step("mul", {x, b.step("broadcast", {lr}, DType::BF16)}, DType::BF16);
+  KernelCase c = b.finish();
+  std::string source = emitElementwiseKernel(c.plan, c.group);
+  EXPECT_EQ(signatureOf(source),
+            "extern \"C\" __global__ void k(const __nv_bfloat16 *in0, const "
+            "__nv_bfloat16 *in1, __nv_bfloat16 *out0, long long count)");
+  // The broadcast reads first, so its operand is in0 (group input order).
+  size_t scalarLoad = source.find("in0[0]");
+  size_t loop = source.find("for (long long i");
+  ASSERT_NE(scalarLoad, std::string::npos) << source;
+  EXPECT_LT(scalarLoad, loop) << source;
+  EXPECT_EQ(source.find("in0[i]"), std::string::npos) << source;
+  EXPECT_NE(source.find("in1[i]"), std::string::npos) << source;
+}
+
+TEST(CudaElementwiseErrors, AWiderBroadcastIsNotFused) {
+  CaseBuilder b("k", 6);
+  uint32_t row = b.input(DType::F32);
+  b.plan().buffers[row].shape = {3};
+  b.step("broadcast", {row}, DType::F32);
+  KernelCase c = b.finish();
+  std::string message = errorOf(c.plan, c.group);
+  EXPECT_NE(message.find("broadcast at k:0: only a broadcast of one element is "
+                         "fused, the operand has 3"),
+            std::string::npos)
       << message;
 }
 

@@ -47,6 +47,14 @@ uint32_t CaseBuilder::key() {
   return index;
 }
 
+uint32_t CaseBuilder::scalar(DType dtype) {
+  uint32_t index = addBuffer(dtype, {}, BufferRole::Input);
+  PlanEntryPoint &entry = case_.plan.entryPoints[0];
+  entry.inputs.push_back(index);
+  entry.inputNames.push_back(fmt::format("x{}", entry.inputs.size() - 1));
+  return index;
+}
+
 uint32_t CaseBuilder::splat(DType dtype, double value) {
   Tensor t(dtype, {count_});
   for (int64_t i = 0; i < count_; ++i)
@@ -316,6 +324,21 @@ void addChains(std::vector<KernelCase> &cases, int64_t count) {
     b.output(m2);
     b.output(v2);
     b.output(direction);
+    cases.push_back(b.finish());
+  }
+  {
+    // AdamW's parameter step with run-time scalars (lr, weight decay) spread
+    // by broadcasts, as pg-optimizer writes it: p - lr * (d + wd * p).
+    CaseBuilder b("chain_broadcast_scalars", count);
+    uint32_t p = b.input(DType::F32), d = b.input(DType::F32);
+    uint32_t lr = b.step("broadcast", {b.scalar(DType::F32)}, DType::F32);
+    uint32_t wd = b.step("broadcast", {b.scalar(DType::F32)}, DType::F32);
+    uint32_t update =
+        b.step("add", {d, b.step("mul", {wd, p}, DType::F32)}, DType::F32);
+    uint32_t next =
+        b.step("sub", {p, b.step("mul", {lr, update}, DType::F32)}, DType::F32);
+    b.step("cast", {next}, DType::BF16);
+    b.output(next);
     cases.push_back(b.finish());
   }
   {

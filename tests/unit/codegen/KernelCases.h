@@ -35,6 +35,8 @@ public:
   uint32_t input(DType dtype);
   /// A dropout key input: i64 [2].
   uint32_t key();
+  /// A rank-0 input (one element), for a broadcast to spread.
+  uint32_t scalar(DType dtype);
   /// A Constant with every element `value` (as Tensor::set converts it).
   uint32_t splat(DType dtype, double value);
   /// A Constant of arbitrary bytes with `shape`.
