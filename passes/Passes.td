@@ -289,7 +289,7 @@ def PgFuse : Pass<"pg-fuse", "::mlir::ModuleOp"> {
   let description = [{
     Walks each function's ops in order and wraps every maximal run of
     elementwise ops (mlir::pg::isFusibleElementwise: arithmetic, compare,
-    select, cast, and broadcasts of one element) whose results have one
+    select, cast, dropout, and broadcasts of one element) whose results have one
     shape into a `pg.fusion`; ops that produce no kernel and read nothing
     (pg.constant, pg.param, pg.state) met inside a run are moved in front of
     it, so the run goes on. A run is contiguous in program order, so no value

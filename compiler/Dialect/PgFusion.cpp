@@ -7,8 +7,8 @@ using namespace mlir::pg;
 bool mlir::pg::isFusibleElementwise(Operation *op) {
   // Every operand and the result have one shape, element i of the result
   // depends on element i of the operands only, and the op has no state:
-  // exactly what one thread per element can compute. Dropout would qualify
-  // but for its key operand, which has its own shape.
+  // exactly what one thread per element can compute. Dropout qualifies too:
+  // its key operand, of its own shape, is read whole by every thread.
   if (auto broadcast = dyn_cast<BroadcastOp>(op))
     // A scalar spread over the group's shape (lr, beta, a norm's factor): one
     // load per thread. Wider broadcasts index by more than the element.
@@ -16,7 +16,7 @@ bool mlir::pg::isFusibleElementwise(Operation *op) {
                .getNumElements() == 1;
   return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, NegOp, ExpOp, LogOp,
              SqrtOp, RsqrtOp, TanhOp, GeluTanhOp, GeluTanhGradOp, CompareOp,
-             SelectOp, CastOp>(op);
+             SelectOp, CastOp, DropoutOp>(op);
 }
 
 LogicalResult FusionOp::verify() {

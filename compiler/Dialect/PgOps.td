@@ -468,7 +468,7 @@ def Pg_FusionOp : Pg_Op<"fusion", [Pure, SingleBlock]> {
   let summary = "elementwise ops of one shape that run as one kernel";
   let description = [{
     pg-fuse wraps each run of elementwise ops (binary and unary math, compare,
-    select, cast, gelu_tanh_grad, broadcast of one element) whose results
+    select, cast, gelu_tanh_grad, dropout, broadcast of one element) whose results
     share one shape into a fusion: one kernel on a GPU, where the values that stay inside never
     reach memory. The body reads values defined above it directly; `pg.yield`
     returns the values used after it. Executors that run op by op (the CPU

@@ -85,15 +85,35 @@ func.func @scalar(%x: tensor<2x3xf32>, %lr: tensor<f32>) -> tensor<2x3xf32> {
 
 // -----
 
-// Dropout (its key has another shape), stores and reductions are not fused;
-// a function without elementwise ops is left as it is.
+// Dropout fuses with the arithmetic around it (its key is read whole); a store
+// and a reduction end the run.
+// CHECK-LABEL: func.func @dropout
+// CHECK-NEXT: %[[S:.*]] = pg.state "m" kind "optimizer" : tensor<4xf32>
+// CHECK-NEXT: %[[F:.*]] = pg.fusion -> tensor<4xf32> {
+// CHECK-NEXT: %[[D:.*]] = pg.dropout %arg0, %arg1 p 5.000000e-01 site "a" : tensor<4xf32>, tensor<2xi64>
+// CHECK-NEXT: %[[M:.*]] = pg.mul %[[D]], %arg0 : tensor<4xf32>
+// CHECK-NEXT: pg.yield %[[M]] : tensor<4xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: pg.store %[[F]], %[[S]] : tensor<4xf32>
+// CHECK-NEXT: %[[R:.*]] = pg.reduce_sum %[[F]] axes [0] : tensor<4xf32>
+// CHECK-NEXT: return %[[R]]
+func.func @dropout(%x: tensor<4xf32>, %key: tensor<2xi64>) -> tensor<f32> {
+  %d = pg.dropout %x, %key p 0.5 site "a" : tensor<4xf32>, tensor<2xi64>
+  %s = pg.state "m" kind "optimizer" : tensor<4xf32>
+  %m = pg.mul %d, %x : tensor<4xf32>
+  pg.store %m, %s : tensor<4xf32>
+  %r = pg.reduce_sum %m axes [0] : tensor<4xf32>
+  return %r : tensor<f32>
+}
+
+// -----
+
+// A function without elementwise ops is left as it is.
 // CHECK-LABEL: func.func @nothing
 // CHECK-NOT: pg.fusion
 // CHECK: return
-func.func @nothing(%x: tensor<4xf32>, %key: tensor<2xi64>) -> tensor<f32> {
-  %d = pg.dropout %x, %key p 0.5 site "a" : tensor<4xf32>, tensor<2xi64>
-  %s = pg.state "m" kind "optimizer" : tensor<4xf32>
-  pg.store %d, %s : tensor<4xf32>
-  %r = pg.reduce_sum %d axes [0] : tensor<4xf32>
-  return %r : tensor<f32>
+func.func @nothing(%x: tensor<4x4xf32>) -> tensor<4xf32> {
+  %t = pg.transpose %x perm [1, 0] : tensor<4x4xf32>
+  %r = pg.reduce_sum %t axes [0] : tensor<4x4xf32>
+  return %r : tensor<4xf32>
 }

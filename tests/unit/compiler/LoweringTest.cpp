@@ -97,9 +97,10 @@ TEST(Lowering, ArtifactOnDiskRunsBitIdenticallyToThePlanInProcess) {
 bool isElementwiseStep(const Plan &plan, const PlanStep &step) {
   if (step.op == "broadcast")
     return numElements(plan.buffers[step.inputs[0]].shape) == 1;
-  for (const char *name : {"add", "sub", "mul", "div", "max", "min", "neg",
-                           "exp", "log", "sqrt", "rsqrt", "tanh", "gelu_tanh",
-                           "gelu_tanh_grad", "compare", "select", "cast"})
+  for (const char *name :
+       {"add", "sub", "mul", "div", "max", "min", "neg", "exp", "log", "sqrt",
+        "rsqrt", "tanh", "gelu_tanh", "gelu_tanh_grad", "compare", "select",
+        "cast", "dropout"})
     if (step.op == name)
       return true;
   return false;
