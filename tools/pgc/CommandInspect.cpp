@@ -5,6 +5,7 @@
 #include "runtime/artifact/Plan.h"
 
 #include <fmt/format.h>
+#include <map>
 
 namespace pgc::cli {
 namespace {
@@ -81,6 +82,25 @@ void inspect(const std::string &path, bool showSteps) {
                p.nf4 ? fmt::format(" nf4(block {}{})", p.nf4->blockSize,
                                    p.nf4->doubleQuant ? ", double quant" : "")
                      : "");
+  if (!plan.kernels.empty()) {
+    // How many fused groups each kernel computes, and its CUBINs.
+    std::map<int64_t, size_t> uses;
+    for (const PlanEntryPoint &entry : plan.entryPoints)
+      for (const PlanStep &step : entry.steps)
+        if (step.attributes.count(kStepKernel))
+          ++uses[step.integer(kStepKernel)];
+    fmt::print("\nkernels\n");
+    for (size_t k = 0; k < plan.kernels.size(); ++k) {
+      const PlanKernel &kernel = plan.kernels[k];
+      if (kernel.arch.empty())
+        fmt::print("  {} {}: {} bytes of source, {} fused group{}\n",
+                   kernel.target, kernel.name, kernel.source.size(), uses[k],
+                   uses[k] == 1 ? "" : "s");
+      else
+        fmt::print("  {} {} {}: {} bytes of binary\n", kernel.target,
+                   kernel.name, kernel.arch, kernel.binary.size());
+    }
+  }
   if (plan.metadata.empty())
     return;
   fmt::print("\nmetadata\n");

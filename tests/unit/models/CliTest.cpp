@@ -141,7 +141,9 @@ TEST(PgcCompileCli, EveryGeneratedKernelOfTheTinyAnd3BGraphsCompilesToCubins) {
       GTEST_SKIP() << run.err;
     ASSERT_EQ(run.exitCode, 0) << run.err;
     Plan plan = readArtifact(artifact);
+    RunResult inspect = runPgc("inspect --no-steps " + artifact);
     std::filesystem::remove_all(folder);
+    ASSERT_EQ(inspect.exitCode, 0) << inspect.err;
     std::map<std::string, std::set<std::string>> archsOf;
     size_t sources = 0;
     for (const PlanKernel &kernel : plan.kernels) {
@@ -163,6 +165,26 @@ TEST(PgcCompileCli, EveryGeneratedKernelOfTheTinyAnd3BGraphsCompilesToCubins) {
     EXPECT_EQ(archsOf.size(), sources) << config;
     for (const auto &[name, archs] : archsOf)
       EXPECT_EQ(archs, (std::set<std::string>{"sm_80", "sm_90"})) << name;
+    // pgc inspect lists every kernel: one line for the source (with the
+    // number of groups it computes) and one per CUBIN.
+    size_t groups = 0;
+    for (const PlanEntryPoint &entry : plan.entryPoints)
+      for (const PlanStep &step : entry.steps)
+        groups += step.attributes.count(kStepKernel);
+    const PlanKernel &first = plan.kernels.front();
+    EXPECT_NE(inspect.out.find("\nkernels\n  cuda " + first.name + ": " +
+                               std::to_string(first.source.size()) +
+                               " bytes of source"),
+              std::string::npos)
+        << inspect.out;
+    EXPECT_NE(inspect.out.find("  cuda " + first.name + " sm_90: "),
+              std::string::npos);
+    size_t listedGroups = 0;
+    for (size_t at = inspect.out.find(" bytes of source, ");
+         at != std::string::npos;
+         at = inspect.out.find(" bytes of source, ", at + 1))
+      listedGroups += std::stoul(inspect.out.substr(at + 18));
+    EXPECT_EQ(listedGroups, groups);
     EXPECT_NE(run.out.find(std::to_string(sources) +
                            " distinct CUDA kernels, " +
                            std::to_string(2 * sources) + " CUBINs"),
