@@ -9,13 +9,23 @@
 namespace pgc::cuda {
 namespace {
 
-// Each thread turns 4 packed bytes (8 values) into one 16-byte store, so a
-// warp reads 128 contiguous bytes and writes 512. Blocks of 8 values never
-// straddle an absmax block because every valid block size is a multiple of
-// 32. The multiply and add of the absmax use __fmul_rn/__fadd_rn: NVRTC would
-// otherwise contract them into an FMA and differ from the reference in the
-// last bit. bf16 rounding is done on the bits (round to nearest even, NaN
-// kept quiet) exactly as pgc::f32ToBf16 does.
+// A thread turns 4 packed bytes (8 values) into one 16-byte store, so a warp
+// reads 128 contiguous bytes and writes 512. Each thread takes kUnroll such
+// groups a grid stride apart per round and loads the next round's packed
+// bytes and absmax before it computes and stores this round's. Groups of 8
+// values never straddle an absmax block because the block size is a power of
+// two of at least 8. The multiply and add of the absmax use
+// __fmul_rn/__fadd_rn: NVRTC would otherwise contract them into an FMA and
+// differ from the reference in the last bit.
+//
+// The kernel is instruction-bound before it is memory-bound (on an H200 it
+// first took 1.8x the time of a memset of its output): every value costs a
+// nibble extract, a shared-memory level lookup and a multiply, so the bf16
+// rounding must be cheap. cvt.rn.bf16x2.f32 rounds two floats to nearest even
+// and packs them in one instruction (sm_80 and newer), the same rounding as
+// pgc::f32ToBf16 for every non-NaN value, subnormals and overflow to
+// infinity included. A NaN comes out as 0x7fff, as it did from the bit
+// arithmetic before: the GPU's multiply already returns the canonical NaN.
 const char *const kSource = R"CUDA(
 __device__ __constant__ float kNf4Levels[16] = {
     -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
@@ -24,20 +34,28 @@ __device__ __constant__ float kNf4Levels[16] = {
     0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
     0.7229568362236023f, 1.0f};
 
-__device__ __forceinline__ unsigned int bf16Bits(float value) {
-  unsigned int bits = __float_as_uint(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u)
-    return ((bits >> 16) | 0x0040u) & 0xffffu;
-  return (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+// bf16 of `lower` in bits 0-15 (the lower address), of `upper` in 16-31.
+__device__ __forceinline__ unsigned int packBf16x2(float lower, float upper) {
+  unsigned int packed;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(packed) : "f"(upper), "f"(lower));
+  return packed;
 }
 
+__device__ __forceinline__ unsigned short bf16Bits(float value) {
+  unsigned short bits;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(bits) : "f"(value));
+  return bits;
+}
+
+// The values of byte `byteIndex` of `word`: element 2j is the high nibble
+// and lives at the lower address.
 __device__ __forceinline__ unsigned int twoValues(const float *levels,
-                                                  unsigned int byte,
-                                                  float absmax) {
-  unsigned int high = bf16Bits(__fmul_rn(levels[byte >> 4], absmax));
-  unsigned int low = bf16Bits(__fmul_rn(levels[byte & 15u], absmax));
-  // Element 2j (high nibble) lives at the lower address.
-  return high | (low << 16);
+                                                  unsigned int word,
+                                                  int byteIndex, float absmax) {
+  int shift = 8 * byteIndex;
+  float first = __fmul_rn(levels[(word >> (shift + 4)) & 15u], absmax);
+  float second = __fmul_rn(levels[(word >> shift) & 15u], absmax);
+  return packBf16x2(first, second);
 }
 
 template <bool kNested>
@@ -48,53 +66,87 @@ __device__ __forceinline__ void dequantize(
     float absmaxOffset, unsigned short *__restrict__ out, long long numel,
     int blockShift) {
   __shared__ float levels[16];
-  __shared__ float code8[256];
   if (threadIdx.x < 16)
     levels[threadIdx.x] = kNf4Levels[threadIdx.x];
-  if (kNested)
-    for (int i = threadIdx.x; i < 256; i += blockDim.x)
-      code8[i] = dynamicMap[i];
   __syncthreads();
   auto blockAbsmax = [&](long long block) {
     if (!kNested)
-      return absmax[block];
-    return __fadd_rn(__fmul_rn(code8[absmaxCodes[block]],
-                               absmaxScales[block >> 8]),
+      return __ldg(absmax + block);
+    return __fadd_rn(__fmul_rn(__ldg(dynamicMap + __ldg(absmaxCodes + block)),
+                               __ldg(absmaxScales + (block >> 8))),
                      absmaxOffset);
   };
+  const int kUnroll = 4;
   long long groups = numel / 8;
   long long stride = (long long)gridDim.x * blockDim.x;
-  long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  long long g = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   const unsigned int *words = reinterpret_cast<const unsigned int *>(packed);
   uint4 *out16 = reinterpret_cast<uint4 *>(out);
-  for (long long g = first; g < groups; g += stride) {
+  // Software pipeline: the next round's loads are in flight while this
+  // round's values are computed and stored.
+  unsigned int four[kUnroll];
+  float scale[kUnroll];
+  auto fetch = [&](long long at) {
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) {
+      four[k] = __ldg(words + at + k * stride);
+      scale[k] = blockAbsmax(((at + k * stride) * 8) >> blockShift);
+    }
+  };
+  bool full = g + (kUnroll - 1) * stride < groups;
+  if (full)
+    fetch(g);
+  while (full) {
+    unsigned int current[kUnroll];
+    float currentScale[kUnroll];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) {
+      current[k] = four[k];
+      currentScale[k] = scale[k];
+    }
+    long long at = g;
+    g += kUnroll * stride;
+    full = g + (kUnroll - 1) * stride < groups;
+    if (full)
+      fetch(g);
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) {
+      uint4 result;
+      result.x = twoValues(levels, current[k], 0, currentScale[k]);
+      result.y = twoValues(levels, current[k], 1, currentScale[k]);
+      result.z = twoValues(levels, current[k], 2, currentScale[k]);
+      result.w = twoValues(levels, current[k], 3, currentScale[k]);
+      out16[at + k * stride] = result;
+    }
+  }
+  for (; g < groups; g += stride) {
     float scale = blockAbsmax((g * 8) >> blockShift);
     unsigned int four = __ldg(words + g);
     uint4 result;
-    result.x = twoValues(levels, four & 0xffu, scale);
-    result.y = twoValues(levels, (four >> 8) & 0xffu, scale);
-    result.z = twoValues(levels, (four >> 16) & 0xffu, scale);
-    result.w = twoValues(levels, four >> 24, scale);
+    result.x = twoValues(levels, four, 0, scale);
+    result.y = twoValues(levels, four, 1, scale);
+    result.z = twoValues(levels, four, 2, scale);
+    result.w = twoValues(levels, four, 3, scale);
     out16[g] = result;
   }
   // Fewer than 8 values remain at the end; the first threads take them.
-  long long i = groups * 8 + first;
+  long long i = groups * 8 + (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < numel) {
     unsigned int byte = packed[i >> 1];
     unsigned int index = (i & 1) ? (byte & 15u) : (byte >> 4);
-    out[i] = (unsigned short)bf16Bits(
+    out[i] = bf16Bits(
         __fmul_rn(levels[index], blockAbsmax(i >> blockShift)));
   }
 }
 
-extern "C" __global__ void pgc_nf4_dequantize_bf16(
+extern "C" __global__ void __launch_bounds__(256, 6) pgc_nf4_dequantize_bf16(
     const unsigned char *packed, const float *absmax, unsigned short *out,
     long long numel, int blockShift) {
   dequantize<false>(packed, absmax, nullptr, nullptr, nullptr, 0.0f, out,
                     numel, blockShift);
 }
 
-extern "C" __global__ void pgc_nf4_dequantize_bf16_nested(
+extern "C" __global__ void __launch_bounds__(256, 6) pgc_nf4_dequantize_bf16_nested(
     const unsigned char *packed, const unsigned char *absmaxCodes,
     const float *absmaxScales, const float *dynamicMap, float absmaxOffset,
     unsigned short *out, long long numel, int blockShift) {
@@ -122,12 +174,18 @@ void launchNf4Dequantize(const Module &module, const Stream &stream,
   if (outputBf16 % 16 != 0 || weight.packed % 4 != 0)
     fail("nf4 dequantize: output must be 16-byte and packed data 4-byte "
          "aligned");
-  const int threads = 256;
+  // One wave of resident blocks that loop, so the pipeline in the kernel
+  // overlaps loads with stores: __launch_bounds__(256, 6) holds the kernels
+  // to 40 registers, so 6 blocks of 256 are resident per SM. A small tensor
+  // gets one round of 4 groups per thread.
+  const int threads = 256, groupsPerThread = 4, blocksPerSm = 6;
   int64_t groups = weight.numel / 8;
   const DeviceInfo &device = stream.context().info();
-  int64_t wanted = std::max<int64_t>(1, (groups + threads - 1) / threads);
+  int64_t wanted =
+      std::max<int64_t>(1, (groups + threads * groupsPerThread - 1) /
+                               (threads * groupsPerThread));
   unsigned blocks = static_cast<unsigned>(
-      std::min<int64_t>(wanted, int64_t(device.multiprocessors) * 16));
+      std::min<int64_t>(wanted, int64_t(device.multiprocessors) * blocksPerSm));
   LaunchShape shape;
   shape.gridX = blocks;
   shape.blockX = threads;

@@ -140,7 +140,9 @@ std::string lower(DType d) { return std::string(dtypeName(d)); }
 // exp, log and tanh come from CUDA's math library on one side and glibc on
 // the other; both are within 2 ulp of the true value.
 constexpr int64_t kTranscendentalUlps = 4;
-// 1 + tanh(u) loses digits for negative u, as much in either library.
+// 1 + tanh(u) loses digits for negative u, as much in either library; the
+// loss is a few ulps of 1 times dy and x (~100 eps at worst), so the bound is
+// absolute, scaled by the element's largest |input|.
 constexpr double kF64GeluAbsolute = 1e-13;
 
 void addSingleOps(std::vector<KernelCase> &cases, int64_t count) {

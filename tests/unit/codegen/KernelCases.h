@@ -21,7 +21,8 @@ struct KernelCase {
   ElementwiseGroup group;
   /// Largest distance from the CPU's result allowed, in units in the last
   /// place of the output's dtype (0: bit for bit), or in absolute value
-  /// (for f64 gelu, whose 1 + tanh(u) cancels for negative inputs).
+  /// times the element's largest |input| (at least 1), for f64 gelu, whose
+  /// 1 + tanh(u) cancels for negative inputs.
   int64_t ulps = 0;
   double absolute = 0;
 };

@@ -71,10 +71,13 @@ TEST_F(GpuKernels, Nf4DequantizationIsBitExact) {
     int64_t block;
     bool nested;
   };
-  // PaliGemma's q_proj, an SigLIP fc shape, and a ragged odd count.
+  // PaliGemma's q_proj, an SigLIP fc shape, a ragged odd count, and one
+  // larger than the launch's grid cap (64 blocks of 1024 groups of 8 per SM)
+  // on an A100 or H100/H200, so threads loop over several grid strides.
   for (const Case &c :
        {Case{{2048, 2048}, 64, true}, Case{{4304, 1152}, 64, false},
-        Case{{1000003}, 64, true}, Case{{77, 131}, 128, true}}) {
+        Case{{1000003}, 64, true}, Case{{77, 131}, 128, true},
+        Case{{8192, 9001}, 64, true}}) {
     quant::Nf4Weight q = quant::quantizeNf4(randomWeight(c.shape, 17),
                                             {c.block, c.nested}, "weight");
     Tensor expected = quant::dequantizeNf4(q, DType::BF16);
@@ -173,7 +176,7 @@ TEST_F(GpuKernels, GraphReplayGivesIdenticalResults) {
   quant::Nf4Weight q =
       quant::quantizeNf4(randomWeight({2048, 4096}, 5), {64, true}, "w");
   UploadedNf4 weight = uploadNf4(q);
-  Tensor upValues = randomWeight({2048 * 4096}, 6);
+  Tensor upValues = randomWeight({2048, 4096}, 6);
   DeviceBuffer up = upload(tensorValues<uint16_t>(upValues));
   DeviceBuffer dequantized(context(), q.numel() * 2);
   DeviceBuffer out(context(), q.numel() * 2);
