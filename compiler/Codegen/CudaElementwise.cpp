@@ -2,6 +2,7 @@
 // the CPU reference kernels' numerics spelled out operation by operation.
 #include "compiler/Codegen/CudaElementwise.h"
 #include "compiler/Codegen/CudaElementwiseHelpers.h"
+#include "compiler/Codegen/KernelEmitter.h"
 
 #include "runtime/support/CounterRng.h"
 #include "runtime/support/CounterRngText.h"
@@ -15,7 +16,7 @@
 #include <set>
 
 namespace pgc::codegen {
-namespace {
+namespace detail {
 
 /// The C++ type a value of dtype `d` lives in inside the loop: 16-bit floats
 /// widen (exactly) to float, i1 stays one byte holding 0 or 1.
@@ -156,218 +157,6 @@ const std::set<std::string> &fusibleOps() {
                                             "cast",      "dropout",
                                             "broadcast"};
   return ops;
-}
-
-/// Builds the kernel text of one group; an object so that every helper sees
-/// the plan, the group and the names given so far.
-class KernelEmitter {
-public:
-  KernelEmitter(const Plan &plan, const ElementwiseGroup &group)
-      : plan_(plan), group_(group) {}
-
-  std::string emit();
-
-private:
-  /// `helper` called with `arguments`, noting that the kernel needs it.
-  std::string call(const std::string &helper, const std::string &arguments) {
-    helpers_.insert(helper);
-    return fmt::format("{}({})", helper, arguments);
-  }
-  [[noreturn]] void failGroup(const std::string &problem) const {
-    fail("elementwise group '{}': {}", group_.name, problem);
-  }
-  const PlanBuffer &buffer(uint32_t index, const std::string &what) const;
-  DType dtypeOf(uint32_t index) const { return plan_.buffers[index].dtype; }
-  const std::string &value(uint32_t index) const { return values_.at(index); }
-
-  void checkStructure();
-  void checkStep(const PlanStep &step);
-  std::string stepExpression(const PlanStep &step);
-  std::string binaryExpression(const PlanStep &step);
-  std::string unaryExpression(const PlanStep &step);
-  std::string compareExpression(const PlanStep &step);
-  std::string castExpression(const PlanStep &step);
-  std::string geluTanhGradExpression(const PlanStep &step);
-  std::string dropoutExpression(const PlanStep &step);
-
-  const Plan &plan_;
-  const ElementwiseGroup &group_;
-  int64_t count_ = 0;
-  /// Buffer index -> the name of its value inside the loop.
-  std::map<uint32_t, std::string> values_;
-  /// Inputs read as a dropout key, and those read element by element.
-  std::set<uint32_t> keyInputs_, elementInputs_;
-  /// Inputs read once, as element 0: the operands of broadcasts.
-  std::set<uint32_t> scalarInputs_;
-  /// Statements before the loop (splat values, dropout streams).
-  std::string preamble_;
-  /// The helpers (kHelpers) the expressions call.
-  std::set<std::string> helpers_;
-  bool needsRng_ = false;
-  int dropoutStreams_ = 0;
-};
-
-const PlanBuffer &KernelEmitter::buffer(uint32_t index,
-                                        const std::string &what) const {
-  if (index >= plan_.buffers.size())
-    failGroup(fmt::format("{} is buffer {} but the plan has {} buffers", what,
-                          index, plan_.buffers.size()));
-  return plan_.buffers[index];
-}
-
-void KernelEmitter::checkStructure() {
-  if (group_.name.empty() ||
-      !(std::isalpha(static_cast<unsigned char>(group_.name[0])) ||
-        group_.name[0] == '_'))
-    failGroup("the kernel name must be a C identifier");
-  for (char c : group_.name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
-      failGroup("the kernel name must be a C identifier");
-  if (group_.steps.empty())
-    failGroup("has no steps");
-  if (group_.outputs.empty())
-    failGroup("has no outputs");
-
-  std::set<uint32_t> inputs;
-  for (uint32_t in : group_.inputs) {
-    buffer(in, "an input");
-    if (!inputs.insert(in).second)
-      failGroup(fmt::format("buffer {} is listed twice as an input", in));
-  }
-  const PlanStep &first = group_.steps.front();
-  if (first.outputs.empty())
-    fail("{}: has no result", first.describe());
-  count_ = numElements(buffer(first.outputs[0], "a result").shape);
-
-  std::set<uint32_t> written;
-  for (const PlanStep &step : group_.steps) {
-    if (!isFusibleElementwise(step.op))
-      fail("{}: '{}' is not an elementwise op the CUDA generator can fuse",
-           step.describe(), step.op);
-    for (uint32_t in : step.inputs) {
-      buffer(in, step.describe() + "'s operand");
-      if (!written.count(in) && !inputs.count(in))
-        fail("{}: reads buffer {}, which is neither an input of the group nor "
-             "written by an earlier step of it",
-             step.describe(), in);
-    }
-    for (uint32_t out : step.outputs) {
-      buffer(out, step.describe() + "'s result");
-      if (inputs.count(out))
-        fail("{}: writes buffer {}, an input of the group", step.describe(),
-             out);
-      if (!written.insert(out).second)
-        fail("{}: writes buffer {}, which an earlier step of the group wrote",
-             step.describe(), out);
-    }
-    checkStep(step);
-  }
-  std::set<uint32_t> outputs;
-  for (uint32_t out : group_.outputs) {
-    buffer(out, "an output");
-    if (!written.count(out))
-      failGroup(fmt::format("output buffer {} is written by no step", out));
-    if (!outputs.insert(out).second)
-      failGroup(fmt::format("buffer {} is listed twice as an output", out));
-  }
-}
-
-// The arity, dtype and attribute rules of the CPU kernels, checked here so
-// that a group the CPU executor would reject never becomes a kernel.
-void KernelEmitter::checkStep(const PlanStep &step) {
-  const std::string &op = step.op;
-  size_t arity = 1;
-  if (op == "select")
-    arity = 3;
-  else if (op == "add" || op == "sub" || op == "mul" || op == "div" ||
-           op == "max" || op == "min" || op == "compare" ||
-           op == "gelu_tanh_grad" || op == "dropout")
-    arity = 2;
-  if (step.inputs.size() != arity || step.outputs.size() != 1)
-    fail("{}: expected {} operands and 1 result, the plan has {} and {}",
-         step.describe(), arity, step.inputs.size(), step.outputs.size());
-
-  // Every operand is indexed by element, a dropout key and the one element a
-  // broadcast replicates excepted.
-  for (size_t k = 0; k < step.inputs.size(); ++k) {
-    if (op == "dropout" && k == 1)
-      continue;
-    if (op == "broadcast") {
-      int64_t numel = numElements(plan_.buffers[step.inputs[k]].shape);
-      if (numel != 1)
-        fail("{}: only a broadcast of one element is fused, the operand has "
-             "{}",
-             step.describe(), numel);
-      continue;
-    }
-    int64_t numel = numElements(plan_.buffers[step.inputs[k]].shape);
-    if (numel != count_)
-      fail("{}: operand {} has {} elements but the group computes {}",
-           step.describe(), k, numel, count_);
-  }
-  int64_t resultCount = numElements(plan_.buffers[step.outputs[0]].shape);
-  if (resultCount != count_)
-    fail("{}: its result has {} elements but the group computes {}",
-         step.describe(), resultCount, count_);
-
-  DType out = dtypeOf(step.outputs[0]);
-  auto operand = [&](size_t k) { return dtypeOf(step.inputs[k]); };
-  auto mismatch = [&](const char *what) {
-    std::string dtypes;
-    for (uint32_t in : step.inputs)
-      dtypes += std::string(dtypes.empty() ? "" : ", ") +
-                std::string(dtypeName(dtypeOf(in)));
-    fail("{}: {} (operands {}, result {})", step.describe(), what, dtypes,
-         dtypeName(out));
-  };
-  if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "max" ||
-      op == "min") {
-    if (operand(0) != operand(1) || operand(0) != out)
-      mismatch("operands and result must share one dtype");
-    if (out == DType::Bool && op != "max" && op != "min")
-      mismatch("only max and min are defined on i1");
-  } else if (op == "neg") {
-    if (operand(0) != out)
-      mismatch("operand and result must share one dtype");
-    if (!isFloat(out) && out != DType::I32 && out != DType::I64)
-      mismatch("neg takes float, i32 or i64");
-  } else if (op == "compare") {
-    if (operand(0) != operand(1) || out != DType::Bool)
-      mismatch("operands must share one dtype and the result must be i1");
-    static const std::set<std::string> predicates = {"eq", "ne", "lt",
-                                                     "le", "gt", "ge"};
-    if (!predicates.count(step.text("predicate")))
-      fail("{}: unknown predicate '{}'", step.describe(),
-           step.text("predicate"));
-  } else if (op == "select") {
-    if (operand(0) != DType::Bool || operand(1) != operand(2) ||
-        operand(1) != out)
-      mismatch("the condition must be i1 and both values of the result's "
-               "dtype");
-  } else if (op == "cast") {
-    // Every pair of dtypes converts.
-  } else if (op == "broadcast") {
-    if (operand(0) != out)
-      mismatch("operand and result must share one dtype");
-  } else if (op == "gelu_tanh_grad") {
-    if (!isFloat(operand(0)) || !isFloat(operand(1)) || !isFloat(out))
-      mismatch("x, dy and dx must be floats");
-  } else if (op == "dropout") {
-    const PlanBuffer &key = plan_.buffers[step.inputs[1]];
-    if (key.dtype != DType::I64 || numElements(key.shape) != 2)
-      fail("{}: the key must be i64 [2] (seed, counter), got {} {}",
-           step.describe(), dtypeName(key.dtype), formatShape(key.shape));
-    if (!isFloat(operand(0)) || operand(0) != out)
-      mismatch("input and result must share one float dtype");
-    double p = step.real("p");
-    if (!(p >= 0 && p < 1))
-      fail("{}: p must be in [0, 1), got {}", step.describe(), p);
-    step.text("site");
-  } else {
-    // exp, log, sqrt, rsqrt, tanh, gelu_tanh.
-    if (!isFloat(operand(0)) || operand(0) != out)
-      mismatch("operand and result must share one float dtype");
-  }
 }
 
 std::string KernelEmitter::binaryExpression(const PlanStep &step) {
@@ -668,10 +457,10 @@ std::string KernelEmitter::emit() {
   return source;
 }
 
-} // namespace
+} // namespace detail
 
 bool isFusibleElementwise(const std::string &op) {
-  return fusibleOps().count(op) != 0;
+  return detail::fusibleOps().count(op) != 0;
 }
 
 bool isSplatConstant(const PlanBuffer &buffer) {
@@ -705,7 +494,7 @@ std::vector<uint32_t> kernelArguments(const Plan &plan,
 
 std::string emitElementwiseKernel(const Plan &plan,
                                   const ElementwiseGroup &group) {
-  return KernelEmitter(plan, group).emit();
+  return detail::KernelEmitter(plan, group).emit();
 }
 
 } // namespace pgc::codegen
