@@ -3,6 +3,7 @@
 #include "GpuFixture.h"
 
 #include "runtime/cpu/Kernels.h"
+#include "runtime/cuda/ArtifactKernels.h"
 #include "runtime/cuda/Graph.h"
 #include "runtime/cuda/kernels/Dropout.h"
 #include "runtime/cuda/kernels/FusedElementwise.h"
@@ -10,6 +11,7 @@
 #include "runtime/quant/DynamicMap.h"
 #include "runtime/quant/Nf4.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -204,6 +206,62 @@ TEST_F(GpuKernels, GraphReplayGivesIdenticalResults) {
     far += std::llabs(orderedBits(eager[i]) -
                       orderedBits(chained.data<uint16_t>()[i])) > 1;
   EXPECT_EQ(far, 0);
+}
+
+// An artifact's kernel runs from its CUBIN when one fits the device, else from
+// its source through NVRTC; both give the same result.
+TEST_F(GpuKernels, ArtifactKernelsLoadFromCubinOrSource) {
+  const std::string name = "pgc_test_scale_add";
+  const std::string text = R"CUDA(
+extern "C" __global__ void pgc_test_scale_add(float *x, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x)
+    x[i] = __fadd_rn(__fmul_rn(x[i], 3.0f), 1.0f);
+}
+)CUDA";
+  Plan plan;
+  PlanKernel source;
+  source.target = "cuda";
+  source.name = name;
+  source.source = text;
+  plan.kernels.push_back(source);
+  int arch = context().info().arch();
+  const std::vector<int> supported = Nvrtc::instance().supportedArchs();
+  bool nvrtcKnowsDevice =
+      std::find(supported.begin(), supported.end(), arch) != supported.end();
+  for (bool withCubin : {false, true}) {
+    if (withCubin) {
+      if (!nvrtcKnowsDevice)
+        continue; // no CUBIN can be made for a device newer than NVRTC
+      CompiledKernel compiled = Nvrtc::instance().compile(
+          KernelSource{name + ".cu", text, {}}, CompileTarget{arch, false});
+      PlanKernel cubin = source;
+      cubin.source.clear();
+      cubin.arch = "sm_" + std::to_string(arch);
+      cubin.binary.assign(compiled.image.begin(), compiled.image.end());
+      plan.kernels.push_back(cubin);
+    }
+    ArtifactKernels kernels(context(), plan, Nvrtc::instance(), cache());
+    const int64_t count = 100003;
+    std::vector<float> values(count);
+    for (int64_t i = 0; i < count; ++i)
+      values[i] = static_cast<float>(i) * 0.25f - 7.0f;
+    DeviceBuffer buffer = upload(values);
+    api::CUdeviceptr pointer = buffer.address();
+    long long n = count;
+    void *arguments[] = {&pointer, &n};
+    LaunchShape shape;
+    shape.gridX = 64;
+    shape.blockX = 256;
+    launchKernel(stream(), kernels.function(0), shape, arguments, name.c_str());
+    // A second call reuses the loaded module.
+    EXPECT_EQ(kernels.function(0), kernels.function(0));
+    std::vector<float> got = download<float>(buffer, count);
+    for (int64_t i = 0; i < count; ++i)
+      ASSERT_EQ(got[i], values[i] * 3.0f + 1.0f) << "element " << i;
+    EXPECT_EQ(kernels.loadedFromArtifact(), withCubin ? 1 : 0);
+    EXPECT_EQ(kernels.loadedFromSource(), withCubin ? 0 : 1);
+  }
 }
 
 } // namespace
