@@ -156,6 +156,7 @@ Blas::Plan &Blas::planFor(const GemmArgs &args) {
               args.strideA,
               args.strideB,
               args.strideC,
+              static_cast<int>(args.inputType),
               static_cast<int>(args.outputType),
               static_cast<int>(args.epilogue),
               args.beta != 0.0f};
@@ -171,6 +172,8 @@ Blas::Plan &Blas::planFor(const GemmArgs &args) {
   Library &lib = *library_;
   int outputType =
       args.outputType == DType::F32 ? api::CUDA_R_32F : api::CUDA_R_16BF;
+  int inputType =
+      args.inputType == DType::F32 ? api::CUDA_R_32F : api::CUDA_R_16BF;
   checkStatus(
       lib.descCreate(&plan->desc, api::CUBLAS_COMPUTE_32F, api::CUDA_R_32F),
       "cublasLtMatmulDescCreate");
@@ -223,14 +226,14 @@ Blas::Plan &Blas::planFor(const GemmArgs &args) {
   };
   // Column-major shapes as stored: our B is N x K (K x N when transB) ...
   if (args.transB)
-    layout(&plan->layoutA, api::CUDA_R_16BF, args.k, args.n, args.strideB);
+    layout(&plan->layoutA, inputType, args.k, args.n, args.strideB);
   else
-    layout(&plan->layoutA, api::CUDA_R_16BF, args.n, args.k, args.strideB);
+    layout(&plan->layoutA, inputType, args.n, args.k, args.strideB);
   // ... our A is K x M (M x K when transA), C is N x M.
   if (args.transA)
-    layout(&plan->layoutB, api::CUDA_R_16BF, args.m, args.k, args.strideA);
+    layout(&plan->layoutB, inputType, args.m, args.k, args.strideA);
   else
-    layout(&plan->layoutB, api::CUDA_R_16BF, args.k, args.m, args.strideA);
+    layout(&plan->layoutB, inputType, args.k, args.m, args.strideA);
   layout(&plan->layoutC, outputType, args.n, args.m, args.strideC);
 
   api::cublasLtMatmulPreference_t preference = nullptr;
@@ -256,6 +259,14 @@ void Blas::gemm(const Stream &stream, const GemmArgs &args) {
   if (args.m <= 0 || args.n <= 0 || args.k <= 0 || args.batch <= 0)
     fail("gemm: invalid shape {}x{}x{} batch {}", args.m, args.n, args.k,
          args.batch);
+  if (args.inputType != DType::BF16 && args.inputType != DType::F32)
+    fail("gemm: operands must be bf16 or f32, not {}",
+         dtypeName(args.inputType));
+  if (args.outputType != DType::BF16 && args.outputType != DType::F32)
+    fail("gemm: the result must be bf16 or f32, not {}",
+         dtypeName(args.outputType));
+  if (args.inputType == DType::F32 && args.outputType != DType::F32)
+    fail("gemm: f32 operands need an f32 result");
   bool wantsBias = args.epilogue == GemmEpilogue::Bias ||
                    args.epilogue == GemmEpilogue::BiasGelu;
   if (wantsBias != (args.bias != 0))

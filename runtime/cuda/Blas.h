@@ -16,14 +16,17 @@ enum class GemmEpilogue { None, Bias, Gelu, BiasGelu };
 
 /// C[b] = epilogue(alpha * op(A[b]) x op(B[b]) + beta * C[b]) in ROW-MAJOR
 /// terms: op(A) is M x K (A stored K x M when transA), op(B) is K x N (B
-/// stored N x K when transB), C is M x N. A and B are bf16; C is bf16 or f32;
-/// accumulation is f32. The bias has N values of C's dtype (one per output
-/// column, i.e. per output feature of a linear layer). GELU is the tanh form.
+/// stored N x K when transB), C is M x N. A and B are bf16 with C bf16 or
+/// f32, or all three are f32 (plain f32 arithmetic, never TF32); accumulation
+/// is f32. A stride of 0 shares one matrix between batches. The bias has N
+/// values of C's dtype (one per output column, i.e. per output feature of a
+/// linear layer). GELU is the tanh form.
 struct GemmArgs {
   int64_t m = 0, n = 0, k = 0;
   bool transA = false, transB = false;
   int64_t batch = 1;
   int64_t strideA = 0, strideB = 0, strideC = 0; // elements between batches
+  DType inputType = DType::BF16;                 // of A and B
   DType outputType = DType::BF16;
   GemmEpilogue epilogue = GemmEpilogue::None;
   float alpha = 1.0f, beta = 0.0f;
@@ -53,7 +56,7 @@ public:
 
 private:
   using PlanKey = std::tuple<int64_t, int64_t, int64_t, bool, bool, int64_t,
-                             int64_t, int64_t, int64_t, int, int, bool>;
+                             int64_t, int64_t, int64_t, int, int, int, bool>;
   Plan &planFor(const GemmArgs &args);
 
   const Context &context_;

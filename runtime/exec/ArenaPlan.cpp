@@ -1,6 +1,8 @@
 // Lifetime analysis and offset assignment for an entry point's temporaries.
 #include "runtime/exec/ArenaPlan.h"
 
+#include "runtime/support/Error.h"
+
 #include <algorithm>
 #include <numeric>
 
@@ -13,9 +15,8 @@ bool isPersistentRole(BufferRole role) {
 
 namespace {
 
-size_t alignUp(size_t bytes) {
-  return (bytes + ArenaPlan::kAlignment - 1) / ArenaPlan::kAlignment *
-         ArenaPlan::kAlignment;
+size_t alignUp(size_t bytes, size_t alignment) {
+  return (bytes + alignment - 1) / alignment * alignment;
 }
 
 struct Placed {
@@ -25,7 +26,10 @@ struct Placed {
 
 } // namespace
 
-ArenaPlan planArena(const Plan &plan, const PlanEntryPoint &entry) {
+ArenaPlan planArena(const Plan &plan, const PlanEntryPoint &entry,
+                    size_t alignment) {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+    fail("arena alignment {} is not a power of two", alignment);
   size_t count = plan.buffers.size();
   ArenaPlan result;
   result.offsets.assign(count, -1);
@@ -65,7 +69,8 @@ ArenaPlan planArena(const Plan &plan, const PlanEntryPoint &entry) {
       order.push_back(b);
   auto sizeOf = [&](uint32_t b) {
     return alignUp(numElements(plan.buffers[b].shape) *
-                   dtypeSize(plan.buffers[b].dtype));
+                       dtypeSize(plan.buffers[b].dtype),
+                   alignment);
   };
   std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
     size_t sx = sizeOf(x), sy = sizeOf(y);

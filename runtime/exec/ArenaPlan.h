@@ -16,8 +16,8 @@ bool isPersistentRole(BufferRole role);
 
 /// The arena of one entry point.
 struct ArenaPlan {
-  /// Every offset is a multiple of this (a cache line, and enough for any
-  /// dtype and for vector loads).
+  /// Every offset is a multiple of this by default (a cache line, and
+  /// enough for any dtype and for vector loads).
   static constexpr size_t kAlignment = 64;
   /// Bytes the arena needs.
   size_t bytes = 0;
@@ -36,6 +36,9 @@ struct ArenaPlan {
 /// share memory with its inputs, and kernels may not assume zeroed outputs
 /// (the bytes hold whatever the last user left). Greedy by size, largest
 /// first, each at the lowest-waste gap among the buffers it overlaps.
-ArenaPlan planArena(const Plan &plan, const PlanEntryPoint &entry);
+/// Every offset and size is a multiple of `alignment` (a power of two; the
+/// GPU executor asks for 256 bytes, what cuBLASLt's heuristics assume).
+ArenaPlan planArena(const Plan &plan, const PlanEntryPoint &entry,
+                    size_t alignment = ArenaPlan::kAlignment);
 
 } // namespace pgc

@@ -59,6 +59,9 @@ public:
 
   /// A persistent buffer (parameter, optimizer state, gradient, constant).
   Tensor &persistentBuffer(uint32_t index) { return persistent_[index]; }
+  const Tensor &persistentBuffer(uint32_t index) const {
+    return persistent_[index];
+  }
 
   /// Bytes of the arena that holds an entry point's temporaries (see
   /// ArenaPlan.h); allocated at its first run and reused by every later one.

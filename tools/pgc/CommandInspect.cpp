@@ -3,6 +3,9 @@
 #include "tools/pgc/Commands.h"
 
 #include "runtime/artifact/Plan.h"
+#include "runtime/cuda/ArtifactKernels.h"
+#include "runtime/cuda/exec/CudaSession.h"
+#include "runtime/support/Error.h"
 
 #include <fmt/format.h>
 #include <map>
@@ -35,6 +38,47 @@ std::string describeAttributes(const PlanStep &step) {
                               : fmt::format("{}", fmt::join(attr.ints, ", ")));
   }
   return text.empty() ? text : text + "}";
+}
+
+/// Empty for a CUDA binary whose ELF header names the architecture of its
+/// label; else what is wrong, for the listing (a runtime would refuse it).
+std::string binaryProblem(const PlanKernel &kernel) {
+  if (kernel.target != "cuda")
+    return "";
+  try {
+    int arch = cuda::cubinArchitecture(kernel.binary, "binary");
+    if ("sm_" + std::to_string(arch) != kernel.arch)
+      return fmt::format(" (BAD: the CUBIN is for sm_{})", arch);
+  } catch (const Error &e) {
+    return fmt::format(" (BAD: {})", e.what());
+  }
+  return "";
+}
+
+/// Whether the GPU executor can run the plan, and if not which ops lack a
+/// kernel (with how many steps each).
+void printGpuCoverage(const Plan &plan) {
+  std::vector<std::string> missing = cuda::stepsWithoutCudaKernel(plan);
+  if (missing.empty()) {
+    fmt::print("\ngpu: every step has a GPU kernel\n");
+    return;
+  }
+  std::map<std::string, int> byOp;
+  for (const PlanEntryPoint &entry : plan.entryPoints)
+    for (size_t s = 0; s < entry.steps.size(); ++s) {
+      const PlanStep &step = entry.steps[s];
+      if (step.attributes.count(kStepKernel)) {
+        s += static_cast<size_t>(step.integer(kStepFusedSteps)) - 1;
+        continue;
+      }
+      if (!cuda::hasCudaLauncher(step.op))
+        ++byOp[step.op];
+    }
+  std::string ops;
+  for (const auto &[op, count] : byOp)
+    ops += fmt::format("{}{} ({})", ops.empty() ? "" : ", ", op, count);
+  fmt::print("\ngpu: {} step{} without a GPU kernel yet: {}\n", missing.size(),
+             missing.size() == 1 ? "" : "s", ops);
 }
 
 void inspect(const std::string &path, bool showSteps) {
@@ -97,10 +141,12 @@ void inspect(const std::string &path, bool showSteps) {
                    kernel.target, kernel.name, kernel.source.size(), uses[k],
                    uses[k] == 1 ? "" : "s");
       else
-        fmt::print("  {} {} {}: {} bytes of binary\n", kernel.target,
-                   kernel.name, kernel.arch, kernel.binary.size());
+        fmt::print("  {} {} {}: {} bytes of binary{}\n", kernel.target,
+                   kernel.name, kernel.arch, kernel.binary.size(),
+                   binaryProblem(kernel));
     }
   }
+  printGpuCoverage(plan);
   if (plan.metadata.empty())
     return;
   fmt::print("\nmetadata\n");
@@ -118,7 +164,8 @@ bool inspectSteps = true;
 CommandAction registerInspect(CLI::App &app) {
   CLI::App *sub = app.add_subcommand(
       "inspect",
-      "Print a .pgc artifact: entry points, steps, parameters, metadata");
+      "Print a .pgc artifact: entry points, steps, parameters, kernels, "
+      "which steps the GPU executor cannot run yet, metadata");
   sub->add_option("file", inspectPath, "The .pgc artifact")->required();
   sub->add_flag("!--no-steps", inspectSteps, "Leave out the step listing");
   return [] {

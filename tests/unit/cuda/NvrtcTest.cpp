@@ -3,7 +3,9 @@
 #include "runtime/cuda/Nvrtc.h"
 #include "runtime/cuda/kernels/Dropout.h"
 #include "runtime/cuda/kernels/FusedElementwise.h"
+#include "runtime/cuda/kernels/Layout.h"
 #include "runtime/cuda/kernels/Nf4Dequantize.h"
+#include "runtime/cuda/kernels/Reduce.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +13,9 @@ namespace pgc::cuda {
 namespace {
 
 std::vector<const KernelSource *> allKernelSources() {
-  return {&nf4DequantizeSource(), &gegluSource(), &dropoutSource()};
+  return {&nf4DequantizeSource(), &gegluSource(), &dropoutSource(),
+          &reduceSource(),         &softmaxSource(), &normsSource(),
+          &layoutSource(),         &indexingSource()};
 }
 
 #define REQUIRE_NVRTC()                                                        \

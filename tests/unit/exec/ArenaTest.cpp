@@ -3,6 +3,7 @@
 // its output starting zeroed (the arena holds the previous user's bytes).
 #include "runtime/exec/ArenaPlan.h"
 #include "runtime/exec/Session.h"
+#include "runtime/support/Error.h"
 
 #include <cstring>
 #include <gtest/gtest.h>
@@ -160,6 +161,38 @@ TEST(ExecArena, LiveBuffersNeverShareBytes) {
   for (uint32_t output : entry.outputs)
     EXPECT_EQ(arena.lastStep[output], static_cast<int64_t>(entry.steps.size()));
   EXPECT_LT(arena.bytes, total);
+}
+
+// The GPU executor asks for 256-byte offsets (cuBLASLt's assumption): every
+// offset honours the alignment asked for, live buffers stay disjoint, and a
+// bad alignment is refused.
+TEST(ExecArena, HonoursALargerAlignment) {
+  Plan plan = accumulatingPlan();
+  const PlanEntryPoint &entry = plan.entryPoints[0];
+  ArenaPlan arena = planArena(plan, entry, 256);
+  for (uint32_t a = 0; a < plan.buffers.size(); ++a) {
+    if (arena.offsets[a] < 0)
+      continue;
+    EXPECT_EQ(arena.offsets[a] % 256, 0) << "buffer " << a;
+    size_t endA =
+        static_cast<size_t>(arena.offsets[a]) +
+        numElements(plan.buffers[a].shape) * dtypeSize(plan.buffers[a].dtype);
+    EXPECT_LE(endA, arena.bytes);
+    for (uint32_t b = a + 1; b < plan.buffers.size(); ++b) {
+      if (arena.offsets[b] < 0 || arena.lastStep[a] < arena.firstStep[b] ||
+          arena.lastStep[b] < arena.firstStep[a])
+        continue;
+      size_t endB =
+          static_cast<size_t>(arena.offsets[b]) +
+          numElements(plan.buffers[b].shape) * dtypeSize(plan.buffers[b].dtype);
+      EXPECT_TRUE(endA <= static_cast<size_t>(arena.offsets[b]) ||
+                  endB <= static_cast<size_t>(arena.offsets[a]))
+          << "buffers " << a << " and " << b;
+    }
+  }
+  EXPECT_GE(arena.bytes, planArena(plan, entry).bytes);
+  EXPECT_THROW(planArena(plan, entry, 96), Error);
+  EXPECT_THROW(planArena(plan, entry, 0), Error);
 }
 
 TEST(ExecArena, KernelsWriteEveryElementOfTheirOutputs) {

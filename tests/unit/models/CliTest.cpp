@@ -179,6 +179,8 @@ TEST(PgcCompileCli, EveryGeneratedKernelOfTheTinyAnd3BGraphsCompilesToCubins) {
         << inspect.out;
     EXPECT_NE(inspect.out.find("  cuda " + first.name + " sm_90: "),
               std::string::npos);
+    // Every CUBIN's ELF header names the architecture of its label.
+    EXPECT_EQ(inspect.out.find("(BAD"), std::string::npos) << inspect.out;
     size_t listedGroups = 0;
     for (size_t at = inspect.out.find(" bytes of source, ");
          at != std::string::npos;
@@ -190,7 +192,61 @@ TEST(PgcCompileCli, EveryGeneratedKernelOfTheTinyAnd3BGraphsCompilesToCubins) {
                            std::to_string(2 * sources) + " CUBINs"),
               std::string::npos)
         << run.out;
+    // A CUBIN relabelled for another architecture, and one cut short, are
+    // flagged by pgc inspect (a runtime refuses to load them).
+    if (config == tinyConfig) {
+      std::filesystem::create_directories(folder);
+      Plan bad = plan;
+      for (PlanKernel &kernel : bad.kernels)
+        if (kernel.arch == "sm_90") {
+          kernel.arch = "sm_80";
+          break;
+        }
+      for (PlanKernel &kernel : bad.kernels)
+        if (kernel.arch == "sm_90") {
+          kernel.binary.resize(32);
+          break;
+        }
+      writeArtifact(bad, folder + "/bad.pgc");
+      RunResult flagged = runPgc("inspect --no-steps " + folder + "/bad.pgc");
+      std::filesystem::remove_all(folder);
+      EXPECT_NE(flagged.out.find(" (BAD: the CUBIN is for sm_90)"),
+                std::string::npos)
+          << flagged.out;
+      EXPECT_NE(flagged.out.find(" (BAD: binary: not a CUBIN (no ELF header))"),
+                std::string::npos)
+          << flagged.out;
+    }
   }
+}
+
+// pgc inspect says whether the GPU executor runs a plan: the MLP's training
+// step entirely; PaliGemma's all but the ops that have no GPU kernel yet.
+TEST(PgcInspectCli, SaysWhichStepsTheGpuExecutorCannotRunYet) {
+  std::string folder = temporaryFolder();
+  RunResult mlp =
+      runPgc("compile --model mlp --train -o " + folder + "/mlp.pgc");
+  ASSERT_EQ(mlp.exitCode, 0) << mlp.err;
+  RunResult mlpInspect = runPgc("inspect --no-steps " + folder + "/mlp.pgc");
+  EXPECT_NE(mlpInspect.out.find("\ngpu: every step has a GPU kernel\n"),
+            std::string::npos)
+      << mlpInspect.out;
+  std::string tinyConfig =
+      std::string(PGC_SOURCE_DIR) + "/examples/tiny-paligemma/config.json";
+  RunResult tiny = runPgc("compile --model paligemma --config " + tinyConfig +
+                          " --policy " + std::string(PGC_SOURCE_DIR) +
+                          "/policies/seed-qlora.yaml --batch 2 --seq-len 272 "
+                          "-o " +
+                          folder + "/tiny.pgc");
+  ASSERT_EQ(tiny.exitCode, 0) << tiny.err;
+  RunResult tinyInspect = runPgc("inspect --no-steps " + folder + "/tiny.pgc");
+  std::filesystem::remove_all(folder);
+  EXPECT_NE(tinyInspect.out.find(
+                "\ngpu: 27 steps without a GPU kernel yet: attention (8), "
+                "attention_grad (4), cross_entropy (2), cross_entropy_grad "
+                "(1), rope (8), rope_grad (4)\n"),
+            std::string::npos)
+      << tinyInspect.out;
 }
 
 TEST(PgcCompileCli, BadCudaArchitecturesFailBeforeWriting) {
