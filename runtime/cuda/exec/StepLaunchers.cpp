@@ -4,9 +4,11 @@
 #include "runtime/cuda/exec/StepLaunchers.h"
 
 #include "runtime/cuda/Nvrtc.h"
+#include "runtime/cuda/kernels/Attention.h"
 #include "runtime/cuda/kernels/Layout.h"
 #include "runtime/cuda/kernels/Nf4Dequantize.h"
 #include "runtime/cuda/kernels/Reduce.h"
+#include "runtime/cuda/kernels/RopeLoss.h"
 #include "runtime/exec/Nf4Storage.h"
 #include "runtime/quant/DynamicMap.h"
 #include "runtime/support/Error.h"
@@ -344,6 +346,60 @@ void launchLayerNormGradStep(StepResources &r, const PlanStep &step,
                       r.scratch(bytes), bytes);
 }
 
+void launchRopeStep(StepResources &r, const PlanStep &step, const Operands &in,
+                    const Operands &out) {
+  expectArity(step, in, 2, out, 1);
+  launchRope(r.module(ropeSource()), r.stream(), in[0], in[1],
+             step.real("theta"), out[0]);
+}
+
+void launchRopeGradStep(StepResources &r, const PlanStep &step,
+                        const Operands &in, const Operands &out) {
+  expectArity(step, in, 2, out, 1);
+  launchRopeGrad(r.module(ropeSource()), r.stream(), in[0], in[1],
+                 step.real("theta"), out[0]);
+}
+
+// The plan always passes the mask (the fourth input), as the CPU table does.
+void launchAttentionStep(StepResources &r, const PlanStep &step,
+                         const Operands &in, const Operands &out) {
+  expectArity(step, in, 4, out, 1);
+  size_t bytes = attentionWorkspaceBytes(
+      validateAttention(in[0], in[1], in[2], &in[3], out[0]));
+  launchAttention(r.module(attentionSource()), r.stream(), in[0], in[1], in[2],
+                  &in[3], step.real("scale"), out[0], r.scratch(bytes), bytes);
+}
+
+void launchAttentionGradStep(StepResources &r, const PlanStep &step,
+                             const Operands &in, const Operands &out) {
+  expectArity(step, in, 5, out, 3);
+  size_t bytes = attentionGradWorkspaceBytes(validateAttentionGrad(
+      in[0], in[1], in[2], &in[3], in[4], out[0], out[1], out[2]));
+  launchAttentionGrad(r.module(attentionSource()), r.stream(), in[0], in[1],
+                      in[2], &in[3], step.real("scale"), in[4], out[0], out[1],
+                      out[2], r.scratch(bytes), bytes);
+}
+
+void launchCrossEntropyStep(StepResources &r, const PlanStep &step,
+                            const Operands &in, const Operands &out) {
+  expectArity(step, in, 2, out, 1);
+  size_t bytes = crossEntropyWorkspaceBytes(in[0]);
+  launchCrossEntropy(r.module(crossEntropySource()), r.stream(), in[0], in[1],
+                     step.integer("ignore_index"), out[0], r.scratch(bytes),
+                     bytes, r.idWord())
+      .verify(r.stream());
+}
+
+void launchCrossEntropyGradStep(StepResources &r, const PlanStep &step,
+                                const Operands &in, const Operands &out) {
+  expectArity(step, in, 3, out, 1);
+  size_t bytes = crossEntropyGradWorkspaceBytes();
+  launchCrossEntropyGrad(r.module(crossEntropySource()), r.stream(), in[0],
+                         in[1], step.integer("ignore_index"), in[2], out[0],
+                         r.scratch(bytes), bytes, r.idWord())
+      .verify(r.stream());
+}
+
 const std::unordered_map<std::string, StepLauncher> &launcherTable() {
   static const std::unordered_map<std::string, StepLauncher> table = {
       {"matmul", launchMatmul},
@@ -368,6 +424,12 @@ const std::unordered_map<std::string, StepLauncher> &launcherTable() {
       {"rms_norm_grad", launchRmsNormGradStep},
       {"layer_norm", launchLayerNormStep},
       {"layer_norm_grad", launchLayerNormGradStep},
+      {"rope", launchRopeStep},
+      {"rope_grad", launchRopeGradStep},
+      {"attention", launchAttentionStep},
+      {"attention_grad", launchAttentionGradStep},
+      {"cross_entropy", launchCrossEntropyStep},
+      {"cross_entropy_grad", launchCrossEntropyGradStep},
   };
   return table;
 }

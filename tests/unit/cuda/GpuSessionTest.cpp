@@ -185,6 +185,37 @@ TEST_F(GpuSession, Nf4DequantizationOfAParameterIsBitExact) {
   }
 }
 
+/// ||cpu - gpu|| / ||cpu|| over all elements (the norm of the difference,
+/// 0 when both are zero); NaN when the NaNs or integers disagree.
+double relativeNormError(const Tensor &cpu, const Tensor &gpu) {
+  if (cpu.dtype() != gpu.dtype() || cpu.shape() != gpu.shape())
+    return NAN;
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < cpu.numel(); ++i) {
+    double x = cpu.at(i), y = gpu.at(i);
+    if (std::isnan(x) || std::isnan(y)) {
+      if (std::isnan(x) != std::isnan(y))
+        return NAN;
+      continue;
+    }
+    if (!isFloat(cpu.dtype()) && x != y)
+      return NAN;
+    diff += (x - y) * (x - y);
+    norm += x * x;
+  }
+  return diff == 0 ? 0 : std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
+}
+
+/// Whether the plan's GEMMs produce bf16 (a bf16 compute dtype).
+bool computesInBf16(const Plan &plan) {
+  for (const PlanEntryPoint &entry : plan.entryPoints)
+    for (const PlanStep &step : entry.steps)
+      if (step.op == "matmul" &&
+          plan.buffers[step.outputs[0]].dtype == DType::BF16)
+        return true;
+  return false;
+}
+
 /// Inputs for an entry point: the optimizer's scalars by name, random
 /// values for the rest (the same on both sides).
 TensorMap inputsFor(const Plan &plan, const PlanEntryPoint &entry,
@@ -232,8 +263,12 @@ TEST_F(GpuSession, CarriedArtifactsTrainLikeTheCpu) {
                   name.c_str(), missing.size(), missing.front().c_str());
       continue;
     }
-    bool bf16 = name.find("bf16") != std::string::npos;
-    double bound = bf16 ? 5e-2 : 1e-4;
+    // GEMMs and row sums add in other orders than the CPU: f32 results
+    // differ in the last bits, bf16 ones by a bf16 step here and there, which
+    // three AdamW updates carry into the parameters. Compared as relative
+    // norms of each output, so that values near zero do not dominate.
+    bool bf16 = computesInBf16(plan);
+    double bound = bf16 ? 3e-2 : 1e-4;
     Session cpu(plan);
     cpu.initializeParameters(11);
     CudaSession gpu(context(), plan, cache());
@@ -254,13 +289,14 @@ TEST_F(GpuSession, CarriedArtifactsTrainLikeTheCpu) {
       TensorMap expected = cpu.run(entry.name, inputs);
       TensorMap got = gpu.run(entry.name, inputs);
       for (const auto &[output, value] : expected) {
-        double worst = worstRelative(value, got.at(output), 1e-3);
+        double worst = relativeNormError(value, got.at(output));
         worstOverall = std::max(worstOverall, worst);
         EXPECT_LE(worst, bound) << name << " " << entry.name << " call " << call
                                 << " output " << output;
       }
     }
-    std::printf("%s: %zu calls, worst relative difference %.3g (bound %.3g), "
+    std::printf("%s: %zu calls, worst relative norm difference %.3g (bound "
+                "%.3g), "
                 "%lld kernels from CUBINs, %lld compiled\n",
                 name.c_str(), calls.size(), worstOverall, bound,
                 static_cast<long long>(gpu.kernelsFromArtifact()),

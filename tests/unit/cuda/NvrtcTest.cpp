@@ -1,11 +1,13 @@
 // Compiles every kernel of the CUDA layer for sm_80 and sm_90 (no GPU needed)
 // and checks compile-error reporting.
 #include "runtime/cuda/Nvrtc.h"
+#include "runtime/cuda/kernels/Attention.h"
 #include "runtime/cuda/kernels/Dropout.h"
 #include "runtime/cuda/kernels/FusedElementwise.h"
 #include "runtime/cuda/kernels/Layout.h"
 #include "runtime/cuda/kernels/Nf4Dequantize.h"
 #include "runtime/cuda/kernels/Reduce.h"
+#include "runtime/cuda/kernels/RopeLoss.h"
 
 #include <gtest/gtest.h>
 
@@ -13,9 +15,10 @@ namespace pgc::cuda {
 namespace {
 
 std::vector<const KernelSource *> allKernelSources() {
-  return {&nf4DequantizeSource(), &gegluSource(), &dropoutSource(),
-          &reduceSource(),         &softmaxSource(), &normsSource(),
-          &layoutSource(),         &indexingSource()};
+  return {&nf4DequantizeSource(), &gegluSource(),    &dropoutSource(),
+          &reduceSource(),        &softmaxSource(),  &normsSource(),
+          &layoutSource(),        &indexingSource(), &ropeSource(),
+          &crossEntropySource(),  &attentionSource()};
 }
 
 #define REQUIRE_NVRTC()                                                        \

@@ -220,9 +220,11 @@ TEST(PgcCompileCli, EveryGeneratedKernelOfTheTinyAnd3BGraphsCompilesToCubins) {
   }
 }
 
-// pgc inspect says whether the GPU executor runs a plan: the MLP's training
-// step entirely; PaliGemma's all but the ops that have no GPU kernel yet.
-TEST(PgcInspectCli, SaysWhichStepsTheGpuExecutorCannotRunYet) {
+// pgc inspect says whether the GPU executor runs a plan: every step of the
+// MLP's and of PaliGemma's QLoRA training has a GPU kernel; a plan whose
+// elementwise steps were never fused (an artifact made without pg-fuse) has
+// not.
+TEST(PgcInspectCli, SaysWhetherTheGpuExecutorRunsEveryStep) {
   std::string folder = temporaryFolder();
   RunResult mlp =
       runPgc("compile --model mlp --train -o " + folder + "/mlp.pgc");
@@ -240,13 +242,28 @@ TEST(PgcInspectCli, SaysWhichStepsTheGpuExecutorCannotRunYet) {
                           folder + "/tiny.pgc");
   ASSERT_EQ(tiny.exitCode, 0) << tiny.err;
   RunResult tinyInspect = runPgc("inspect --no-steps " + folder + "/tiny.pgc");
-  std::filesystem::remove_all(folder);
-  EXPECT_NE(tinyInspect.out.find(
-                "\ngpu: 27 steps without a GPU kernel yet: attention (8), "
-                "attention_grad (4), cross_entropy (2), cross_entropy_grad "
-                "(1), rope (8), rope_grad (4)\n"),
+  EXPECT_NE(tinyInspect.out.find("\ngpu: every step has a GPU kernel\n"),
             std::string::npos)
       << tinyInspect.out;
+  // The same MLP with its fused groups taken apart: its elementwise steps
+  // have no kernel of their own.
+  Plan unfused = readArtifact(folder + "/mlp.pgc");
+  size_t elementwise = 0;
+  for (PlanEntryPoint &entry : unfused.entryPoints)
+    for (PlanStep &step : entry.steps) {
+      elementwise += step.attributes.erase(kStepKernel);
+      step.attributes.erase(kStepFusedSteps);
+      step.attributes.erase(kStepKernelArgs);
+    }
+  unfused.kernels.clear();
+  writeArtifact(unfused, folder + "/unfused.pgc");
+  RunResult unfusedInspect =
+      runPgc("inspect --no-steps " + folder + "/unfused.pgc");
+  std::filesystem::remove_all(folder);
+  EXPECT_GT(elementwise, 0u);
+  EXPECT_NE(unfusedInspect.out.find(" without a GPU kernel yet: add ("),
+            std::string::npos)
+      << unfusedInspect.out;
 }
 
 TEST(PgcCompileCli, BadCudaArchitecturesFailBeforeWriting) {
