@@ -97,7 +97,7 @@ TensorMap Trainer::trainStep(const TensorMap &batch) {
     key.data<int64_t>()[1] = microBatchesTrained();
     inputs[contract::kDropoutKey] = std::move(key);
   }
-  TensorMap outputs = session_.run(kTrainEntry, inputs);
+  TensorMap outputs = runEntry(kTrainEntry, inputs);
   ++pending_;
   return outputs;
 }
@@ -127,7 +127,7 @@ UpdateReport Trainer::applyUpdate() {
       {"bias_correction2", scalarF32(1.0 - std::pow(o.beta2, t))},
       {"max_grad_norm", scalarF32(o.maxGradNorm)},
   };
-  TensorMap outputs = session_.run(kUpdateEntry, inputs);
+  TensorMap outputs = runEntry(kUpdateEntry, inputs);
   report.gradNorm = outputs.at("grad_norm").at(0);
   report.microBatches = pending_;
   pending_ = 0;

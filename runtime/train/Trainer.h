@@ -3,7 +3,9 @@
 #pragma once
 
 #include "runtime/exec/Session.h"
+
 #include "runtime/train/Schedule.h"
+#include <functional>
 
 #include <cstdint>
 #include <string>
@@ -83,6 +85,13 @@ public:
     return step_ * config_.gradientAccumulationSteps + pending_;
   }
 
+  /// Runs the two entry points somewhere else than the session, e.g. on a
+  /// CudaSession that holds the same state (pgc run --device cuda); the
+  /// caller keeps the session's copy of the state in step when it reads it.
+  using EntryRunner =
+      std::function<TensorMap(const std::string &, const TensorMap &)>;
+  void setEntryRunner(EntryRunner runner) { runner_ = std::move(runner); }
+
   /// Names of the AdamW moments (for checkpoints, read with Session::state).
   std::vector<std::string> optimizerStateNames() const;
 
@@ -97,6 +106,11 @@ private:
   int64_t step_ = 0;
   int64_t pending_ = 0;
   bool feedsDropoutKey_ = false;
+  EntryRunner runner_;
+
+  TensorMap runEntry(const std::string &name, const TensorMap &inputs) {
+    return runner_ ? runner_(name, inputs) : session_.run(name, inputs);
+  }
 };
 
 } // namespace pgc::train

@@ -59,6 +59,19 @@ ls "$work/full" | grep -qx checkpoint-8 && ls "$work/full" | grep -qx checkpoint
 "$pgc" run "$work/step.pgc" "${short[@]}" --save-steps 3 --resume "$work/split" > "$work/split2.log" 2>&1 \
   || fail "resume: $(tail -1 "$work/split2.log")"
 grep -q "resuming from .*checkpoint-4 at step 4" "$work/split2.log" || fail "resume did not start at step 4"
+
+# --device cuda on a machine without a GPU: one line naming the device problem, exit 1, no output folder.
+if ! "$pgc" device | grep -q "no CUDA device"; then
+  ok "--device cuda: a CUDA device is present, the no-device case is not checked here"
+elif err=$("$pgc" run "$work/step.pgc" "${short[@]}" --device cuda --output-dir "$work/gpu" 2>&1 >/dev/null); then
+  fail "--device cuda without a GPU succeeded"
+elif [[ -e $work/gpu ]]; then
+  fail "--device cuda without a GPU wrote $work/gpu"
+elif [[ $(grep -c . <<<"$err") != 1 ]] || ! grep -q -- "--device cuda: no CUDA device" <<<"$err"; then
+  fail "--device cuda without a GPU: $err"
+else
+  ok "--device cuda without a GPU: $err"
+fi
 compare_runs "stop at 4 + resume" "$work/full" "$work/split"
 
 # A policy that freezes the vision tower (no --train: a policy with -o implies it): pg-freeze cuts the tower's

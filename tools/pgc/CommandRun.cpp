@@ -3,6 +3,7 @@
 // resumable checkpoints.
 #include "tools/pgc/Commands.h"
 
+#include "runtime/cuda/exec/CudaSession.h"
 #include "runtime/data/DataLoader.h"
 #include "runtime/data/Image.h"
 #include "runtime/support/Error.h"
@@ -59,6 +60,7 @@ struct RunOptions {
   std::string resume;
   int64_t stopAtStep = -1;
   int workers = 1;
+  std::string device = "cpu";
 };
 RunOptions options;
 
@@ -155,6 +157,8 @@ void checkOptions() {
       options.scheduler != "constant_with_warmup")
     fail("--lr-scheduler '{}': use linear or constant_with_warmup",
          options.scheduler);
+  if (options.device != "cpu" && options.device != "cuda")
+    fail("--device '{}': use cpu or cuda", options.device);
   if (options.reportTo != "tensorboard" && options.reportTo != "none")
     fail("--report-to '{}': use tensorboard or none", options.reportTo);
   if (options.maxNewTokens < 1)
@@ -308,6 +312,33 @@ int run() {
     train::restoreCheckpoint(resumeFrom, session);
     trainer.setStep(state.step);
   }
+  // --device cuda: train_step and apply_update run on the GPU from a copy of
+  // the state; the session's copy is brought up to date before anything
+  // reads it (evaluation, which still runs on the CPU, and checkpoints).
+  std::unique_ptr<cuda::Context> gpuContext;
+  std::unique_ptr<cuda::KernelCache> kernelCache;
+  std::unique_ptr<cuda::CudaSession> gpu;
+  if (options.device == "cuda") {
+    cuda::Driver &driver = cuda::Driver::instance();
+    if (!driver.available())
+      fail("--device cuda: {}", driver.status().reason);
+    gpuContext = std::make_unique<cuda::Context>(0);
+    kernelCache = std::make_unique<cuda::KernelCache>(
+        cuda::KernelCache::defaultDirectory());
+    gpu = std::make_unique<cuda::CudaSession>(*gpuContext, session.plan(),
+                                              *kernelCache);
+    gpu->uploadState(session);
+    trainer.setEntryRunner(
+        [&](const std::string &entry, const TensorMap &inputs) {
+          return gpu->run(entry, inputs);
+        });
+    fmt::print("device: {} (sm_{}, {} SMs)\n", gpuContext->info().name,
+               gpuContext->info().arch(), gpuContext->info().multiprocessors);
+  }
+  auto syncHostState = [&] {
+    if (gpu)
+      gpu->downloadState(session);
+  };
   // Only now, with data, weights and settings checked, is anything written.
   prepareOutputDir();
   train::MetricsLog metrics(
@@ -340,6 +371,7 @@ int run() {
   std::fflush(stdout);
 
   auto evaluateAndReport = [&](int64_t step) {
+    syncHostState();
     reportEvaluation(train::evaluateVqa(session, io, *data.validation,
                                         options.maxEvalSamples,
                                         options.maxNewTokens),
@@ -365,6 +397,7 @@ int run() {
   auto save = [&] {
     if (lastSaved == trainer.step())
       return;
+    syncHostState();
     std::string dir = train::saveCheckpoint(options.outputDir, session, state,
                                             tokenizerFiles);
     train::rotateCheckpoints(options.outputDir, options.saveTotalLimit);
@@ -545,6 +578,11 @@ CommandAction registerRun(CLI::App &app) {
   sub->add_option("--stop-at-step", options.stopAtStep,
                   "Save and stop once this step is done, as Ctrl-C would");
   sub->add_option("--workers", options.workers, "Data loader threads")
+      ->capture_default_str();
+  sub->add_option("--device", options.device,
+                  "Where train_step and apply_update run: cpu (the reference "
+                  "executor) or cuda (the GPU executor; evaluation stays on "
+                  "the CPU)")
       ->capture_default_str();
   return [] { return run(); };
 }
