@@ -220,7 +220,7 @@ bool computesInBf16(const Plan &plan) {
 /// values for the rest (the same on both sides).
 TensorMap inputsFor(const Plan &plan, const PlanEntryPoint &entry,
                     uint32_t seed) {
-  const std::map<std::string, double> scalars = {{"lr", 1e-2},
+  const std::map<std::string, double> scalars = {{"lr", 1e-3},
                                                  {"weight_decay", 0.01},
                                                  {"beta1", 0.9},
                                                  {"beta2", 0.999},
