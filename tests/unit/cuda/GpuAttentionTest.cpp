@@ -27,6 +27,7 @@
 // element may differ by 1.25 times its bound (first-order slack) plus one
 // step of its dtype (each side rounds once to it). Masked keys have p = 0
 // exactly on both sides, and fully masked rows give exact zeros.
+#include "ErrorBounds.h"
 #include "GpuFixture.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -46,31 +47,7 @@ namespace {
 
 using LD = long double;
 
-double gammaOf(double n, double u) { return n * u / (1 - n * u); }
-
-// Half the spacing of `dtype` at |v| when a value of the compute type rounds
-// there; 0 when the store is exact.
-double storeRounding(DType dtype, bool f64Compute, double v) {
-  int precision = 0, minExponent = 0;
-  switch (dtype) {
-  case DType::BF16:
-    precision = 8, minExponent = -126;
-    break;
-  case DType::F16:
-    precision = 11, minExponent = -14;
-    break;
-  case DType::F32:
-    if (!f64Compute)
-      return 0;
-    precision = 24, minExponent = -126;
-    break;
-  default:
-    return 0;
-  }
-  int exponent = 0;
-  std::frexp(std::fabs(v), &exponent);
-  return std::ldexp(0.5, std::max(exponent - 1, minExponent) - (precision - 1));
-}
+using bounds::gammaOf;
 
 Tensor randomTensor(DType dtype, Shape shape, uint32_t seed, double scale = 1) {
   Tensor t(dtype, shape);
@@ -253,7 +230,8 @@ void expectAgree(const std::string &what, const Tensor &gpu, const Tensor &cpu,
     } else {
       double tolerance =
           1.25 * bound[i] +
-          2 * storeRounding(gpu.dtype(), f64, std::fabs(c) + 1.25 * bound[i]);
+          2 * bounds::storeRounding(gpu.dtype(), f64,
+                                    std::fabs(c) + 1.25 * bound[i]);
       double error = std::fabs(g - c);
       ok = error <= tolerance;
       if (tolerance > 0)

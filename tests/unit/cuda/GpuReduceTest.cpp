@@ -14,6 +14,7 @@
 // (about n 2^-64 of the magnitudes) is covered by a factor 1.25 on every
 // bound. Maxima, cumsum and the one-thread-per-output reductions must equal
 // the CPU bit for bit.
+#include "ErrorBounds.h"
 #include "GpuFixture.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -31,7 +32,7 @@ namespace {
 
 using LD = long double;
 
-double gammaOf(double depth, double u) { return depth * u / (1 - depth * u); }
+using bounds::gammaOf;
 double unitRoundoff(bool f64) { return f64 ? 0x1p-53 : 0x1p-24; }
 
 // Depth of a GPU block sum over `n` elements.
@@ -42,30 +43,6 @@ double blockDepth(int64_t n) {
 double chunkDepth(int64_t rows) {
   int64_t chunk = normGradChunkRows(rows);
   return double(chunk + (rows + chunk - 1) / chunk);
-}
-
-// Half the spacing of `dtype` at |v|, when storing a value of the compute
-// type there rounds; 0 when the store is exact.
-double storeRounding(DType dtype, bool f64Compute, double v) {
-  int precision = 0, minExponent = 0;
-  switch (dtype) {
-  case DType::BF16:
-    precision = 8, minExponent = -126;
-    break;
-  case DType::F16:
-    precision = 11, minExponent = -14;
-    break;
-  case DType::F32:
-    if (!f64Compute)
-      return 0;
-    precision = 24, minExponent = -126;
-    break;
-  default:
-    return 0;
-  }
-  int exponent = 0;
-  std::frexp(std::fabs(v), &exponent);
-  return std::ldexp(0.5, std::max(exponent - 1, minExponent) - (precision - 1));
 }
 
 Tensor randomTensor(DType dtype, Shape shape, uint32_t seed, double scale = 1,
@@ -111,8 +88,8 @@ Report compare(const Tensor &got, const std::vector<LD> &want,
     } else {
       error = double(std::fabs(LD(g) - want[i]));
       tolerance = 1.25 * bound[i] +
-                  steps * storeRounding(got.dtype(), f64,
-                                        std::fabs(w) + 1.25 * bound[i]);
+                  steps * bounds::storeRounding(got.dtype(), f64,
+                                                std::fabs(w) + 1.25 * bound[i]);
       ok = error <= tolerance;
       double ratio = tolerance > 0 ? error / tolerance : (error > 0 ? 1e9 : 0);
       if (ratio > report.worstRatio)
@@ -427,12 +404,13 @@ NormOutputs layerReference(const Tensor &xt, const Tensor &wt, const Tensor *bt,
 // --------------------------
 
 TEST(ReduceErrorBounds, StoreRoundingIsHalfAStep) {
-  EXPECT_EQ(storeRounding(DType::BF16, false, 1.0), 0x1p-8);
-  EXPECT_EQ(storeRounding(DType::BF16, false, 3.0), 0x1p-7);
-  EXPECT_EQ(storeRounding(DType::F16, false, 1e-7), 0x1p-25); // subnormal
-  EXPECT_EQ(storeRounding(DType::F32, false, 1.0), 0);
-  EXPECT_EQ(storeRounding(DType::F32, true, 1.0), 0x1p-24);
-  EXPECT_EQ(storeRounding(DType::F64, true, 1.0), 0);
+  EXPECT_EQ(bounds::storeRounding(DType::BF16, false, 1.0), 0x1p-8);
+  EXPECT_EQ(bounds::storeRounding(DType::BF16, false, 3.0), 0x1p-7);
+  EXPECT_EQ(bounds::storeRounding(DType::F16, false, 1e-7),
+            0x1p-25); // subnormal
+  EXPECT_EQ(bounds::storeRounding(DType::F32, false, 1.0), 0);
+  EXPECT_EQ(bounds::storeRounding(DType::F32, true, 1.0), 0x1p-24);
+  EXPECT_EQ(bounds::storeRounding(DType::F64, true, 1.0), 0);
   EXPECT_NEAR(gammaOf(10, 0x1p-24), 10 * 0x1p-24, 1e-12);
 }
 

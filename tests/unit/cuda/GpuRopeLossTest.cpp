@@ -31,6 +31,7 @@
 // for second-order terms and the reference's own rounding; a bf16/f16 result
 // (or f32 from f64) adds half a step of its dtype per rounding side. GPU vs
 // CPU: the sum of both bounds and a step per side.
+#include "ErrorBounds.h"
 #include "GpuFixture.h"
 
 #include "runtime/cpu/FloatAccess.h"
@@ -52,37 +53,13 @@ namespace {
 
 using LD = long double;
 
-double gammaOf(double depth, double u) { return depth * u / (1 - depth * u); }
+using bounds::gammaOf;
 double unitRoundoff(bool f64) { return f64 ? 0x1p-53 : 0x1p-24; }
 
 // Depth of a GPU block sum over `n` elements (reductionThreads).
 double blockDepth(int64_t n) {
   int threads = reductionThreads(n);
   return double((n + threads - 1) / threads) + std::log2(double(threads));
-}
-
-// Half the spacing of `dtype` at |v| when storing a value of the compute
-// type there rounds; 0 when the store is exact.
-double halfStep(DType dtype, bool f64Compute, double v) {
-  int precision = 0, minExponent = 0;
-  switch (dtype) {
-  case DType::BF16:
-    precision = 8, minExponent = -126;
-    break;
-  case DType::F16:
-    precision = 11, minExponent = -14;
-    break;
-  case DType::F32:
-    if (!f64Compute)
-      return 0;
-    precision = 24, minExponent = -126;
-    break;
-  default:
-    return 0;
-  }
-  int exponent = 0;
-  std::frexp(std::fabs(v), &exponent);
-  return std::ldexp(0.5, std::max(exponent - 1, minExponent) - (precision - 1));
 }
 
 // Normal values, generated in parallel (140M logits would take seconds on one
@@ -231,8 +208,8 @@ Report compareRotation(const Tensor &got, const Rotation &want, double ulps,
   Report report;
   for (int64_t i = 0; i < got.numel(); ++i) {
     double w = double(want.value[i]), b = 1.25 * want.bound(i, ulps, u);
-    double tolerance =
-        b + halfSteps * halfStep(got.dtype(), f64, std::fabs(w) + b);
+    double tolerance = b + halfSteps * bounds::storeRounding(got.dtype(), f64,
+                                                             std::fabs(w) + b);
     report.add(i, double(std::fabs(LD(value(got, i)) - want.value[i])),
                tolerance);
   }
@@ -248,7 +225,8 @@ Report compareRotations(const Tensor &gpu, const Tensor &cpu,
   for (int64_t i = 0; i < gpu.numel(); ++i) {
     double b = 1.25 * (want.bound(i, gpuUlps, u) + want.bound(i, cpuUlps, u));
     double tolerance =
-        b + 2 * halfStep(gpu.dtype(), f64, std::fabs(value(cpu, i)) + b);
+        b + 2 * bounds::storeRounding(gpu.dtype(), f64,
+                                      std::fabs(value(cpu, i)) + b);
     report.add(i, std::fabs(value(gpu, i) - value(cpu, i)), tolerance);
   }
   return report;
@@ -395,11 +373,13 @@ void expectGradient(const std::string &what, const Tensor &logits,
         double cb = 1.25 * (double(std::fabs(p)) * cpuLse + common);
         double w = double(want);
         a.add(at, double(std::fabs(LD(g) - want)),
-              gb + halfStep(dtype, f64, std::fabs(w) + gb));
+              gb + bounds::storeRounding(dtype, f64, std::fabs(w) + gb));
         b.add(at, double(std::fabs(LD(k) - want)),
-              cb + halfStep(dtype, f64, std::fabs(w) + cb));
-        c.add(at, std::fabs(g - k),
-              gb + cb + 2 * halfStep(dtype, f64, std::fabs(k) + gb + cb));
+              cb + bounds::storeRounding(dtype, f64, std::fabs(w) + cb));
+        c.add(
+            at, std::fabs(g - k),
+            gb + cb +
+                2 * bounds::storeRounding(dtype, f64, std::fabs(k) + gb + cb));
       }
     }
     std::lock_guard<std::mutex> lock(mutex);
