@@ -1,5 +1,6 @@
 // The indexing kernels on the GPU (gather, scatter_add, scatter) and their
 // id checks, bit for bit the CPU kernels of runtime/cpu/Indexing.cpp.
+#include "runtime/cuda/kernels/DeviceRounding.h"
 #include "runtime/cuda/kernels/Layout.h"
 
 #include "runtime/support/Error.h"
@@ -270,30 +271,6 @@ __device__ __forceinline__ double accumulate(double a, double b) {
   return __dadd_rn(a, b);
 }
 
-// Single roundings to the output dtype (runtime/support/DType.h's f32ToBf16,
-// f32ToF16 and f64ToF32RoundToOdd, operation for operation).
-__device__ __forceinline__ unsigned short f32ToBf16(float value) {
-  unsigned int bits = __float_as_uint(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u)
-    return (unsigned short)((bits >> 16) | 0x0040u);
-  return (unsigned short)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-}
-__device__ __forceinline__ unsigned short f32ToF16(float value) {
-  unsigned int bits = __float_as_uint(value);
-  unsigned int sign = (bits >> 16) & 0x8000u;
-  unsigned int magnitude = bits & 0x7fffffffu;
-  if (magnitude > 0x7f800000u)
-    return (unsigned short)(sign | 0x7e00u);
-  if (magnitude >= 0x477ff000u)
-    return (unsigned short)(sign | 0x7c00u);
-  if (magnitude < 0x38800000u) {
-    float scaled = __fmul_rn(__uint_as_float(magnitude), 16777216.0f);
-    return (unsigned short)(sign | __float2uint_rn(scaled));
-  }
-  unsigned int result = magnitude - 0x38000000u;
-  result = (result + 0x0fffu + ((result >> 13) & 1u)) >> 13;
-  return (unsigned short)(sign | result);
-}
 __device__ __forceinline__ float roundToOddFloat(double value) {
   float truncated = __double2float_rz(value);
   if (value == value && (double)truncated != value)
@@ -409,7 +386,8 @@ void requireInt32Range(int64_t value, const char *op, const char *what) {
 } // namespace
 
 const KernelSource &indexingSource() {
-  static const KernelSource source{"indexing.cu", kSource, {}};
+  static const KernelSource source{
+      "indexing.cu", std::string(deviceFloatRoundingSource()) + kSource, {}};
   return source;
 }
 

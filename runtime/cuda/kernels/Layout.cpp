@@ -2,6 +2,7 @@
 // strided copy; concat; iota; reshape as a device copy), byte for byte the
 // CPU kernels of runtime/cpu/Layout.cpp and Cast.cpp's iota.
 #include "runtime/cuda/kernels/Layout.h"
+#include "runtime/cuda/kernels/DeviceRounding.h"
 
 #include "runtime/support/Error.h"
 
@@ -89,29 +90,6 @@ PGC_UNIT_KERNELS(4, unsigned int)
 PGC_UNIT_KERNELS(8, unsigned long long)
 PGC_UNIT_KERNELS(16, uint4)
 
-__device__ __forceinline__ unsigned short f32ToBf16(float value) {
-  unsigned int bits = __float_as_uint(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u)
-    return (unsigned short)((bits >> 16) | 0x0040u);
-  return (unsigned short)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-}
-
-__device__ __forceinline__ unsigned short f32ToF16(float value) {
-  unsigned int bits = __float_as_uint(value);
-  unsigned int sign = (bits >> 16) & 0x8000u;
-  unsigned int magnitude = bits & 0x7fffffffu;
-  if (magnitude > 0x7f800000u)
-    return (unsigned short)(sign | 0x7e00u);
-  if (magnitude >= 0x477ff000u)
-    return (unsigned short)(sign | 0x7c00u);
-  if (magnitude < 0x38800000u) {
-    float scaled = __fmul_rn(__uint_as_float(magnitude), 16777216.0f);
-    return (unsigned short)(sign | __float2uint_rn(scaled));
-  }
-  unsigned int result = magnitude - 0x38000000u;
-  result = (result + 0x0fffu + ((result >> 13) & 1u)) >> 13;
-  return (unsigned short)(sign | result);
-}
 
 // The integer rounded toward zero to f32 with the lowest bit set when that
 // was inexact: rounding it again to bf16/f16 rounds the integer once.
@@ -282,7 +260,8 @@ int64_t widestUnit(std::initializer_list<uint64_t> values) {
 } // namespace detail
 
 const KernelSource &layoutSource() {
-  static const KernelSource source{"layout.cu", kSource, {}};
+  static const KernelSource source{
+      "layout.cu", std::string(deviceFloatRoundingSource()) + kSource, {}};
   return source;
 }
 
