@@ -257,6 +257,12 @@ TensorMap CudaSession::run(const std::string &entryName,
         out.push_back(s.tensorOf(buffer, memory, bound));
       findCudaLauncher(step.op)(s.resources, step, in, out);
     } catch (const Error &e) {
+      // Work already queued may read the input buffers this unwinding frees.
+      try {
+        s.stream.synchronize();
+      } catch (const Error &) {
+        // The step's own error is the one to report.
+      }
       fail("{}: {}", describeStep(*entry, index), e.what());
     }
   }
