@@ -274,33 +274,7 @@ void prefixMask(Tensor &mask, int64_t b, int64_t prefix,
     std::fill(m + l * S, m + (l + 1) * S, 0);
 }
 
-class GpuAttention : public GpuTest {
-protected:
-  struct OnDevice {
-    DeviceBuffer buffer;
-    DeviceTensor tensor;
-  };
-  static OnDevice put(const Tensor &t) {
-    DeviceBuffer buffer(context(), std::max<size_t>(t.byteSize(), 1));
-    if (t.byteSize())
-      copyToDevice(stream(), buffer.address(), t.raw(), t.byteSize());
-    return {std::move(buffer),
-            DeviceTensor{buffer.address(), t.dtype(), t.shape()}};
-  }
-  // NaN-poisoned space for a result.
-  static OnDevice space(DType dtype, const Shape &shape) {
-    OnDevice d = put(Tensor(dtype, shape));
-    fillBytes(stream(), d.buffer.address(), 0xFF, d.buffer.bytes());
-    return d;
-  }
-  static Tensor get(const OnDevice &d) {
-    Tensor t(d.tensor.dtype, d.tensor.shape);
-    if (t.byteSize())
-      copyToHost(stream(), t.raw(), d.buffer.address(), t.byteSize());
-    stream().synchronize();
-    return t;
-  }
-};
+using GpuAttention = GpuTest;
 
 struct Case {
   std::string name;

@@ -3,11 +3,13 @@
 #pragma once
 
 #include "runtime/cuda/Device.h"
+#include "runtime/cuda/DeviceTensor.h"
 #include "runtime/cuda/KernelCache.h"
 #include "runtime/cuda/Module.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -35,6 +37,37 @@ public:
   static KernelCache &cache() {
     static KernelCache instance(KernelCache::defaultDirectory());
     return instance;
+  }
+  /// A device copy of a host tensor and the DeviceTensor launchers take.
+  struct OnDevice {
+    DeviceBuffer buffer;
+    DeviceTensor tensor;
+  };
+  /// Uploads `t` (at least 8 bytes are allocated, so even an empty tensor
+  /// has an address) and waits for the copy.
+  static OnDevice put(const Tensor &t) {
+    DeviceBuffer buffer(context(), std::max<size_t>(t.byteSize(), 8));
+    if (t.byteSize())
+      copyToDevice(stream(), buffer.address(), t.raw(), t.byteSize());
+    stream().synchronize();
+    // Taken before the buffer moves into the result.
+    DeviceTensor tensor{buffer.address(), t.dtype(), t.shape()};
+    return {std::move(buffer), tensor};
+  }
+  /// Space for a result, filled with 0xff bytes (NaN in every float dtype)
+  /// so that an element a kernel skips shows.
+  static OnDevice space(DType dtype, const Shape &shape) {
+    OnDevice d = put(Tensor(dtype, shape));
+    fillBytes(stream(), d.buffer.address(), 0xff, d.buffer.bytes());
+    return d;
+  }
+  /// Downloads a result.
+  static Tensor get(const OnDevice &d) {
+    Tensor t(d.tensor.dtype, d.tensor.shape);
+    if (t.byteSize())
+      copyToHost(stream(), t.raw(), d.buffer.address(), t.byteSize());
+    stream().synchronize();
+    return t;
   }
   static Module load(const KernelSource &source) {
     return loadKernelModule(context(), Nvrtc::instance(), cache(), source);

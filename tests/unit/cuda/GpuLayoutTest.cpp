@@ -66,27 +66,7 @@ Tensor makeIds(DType dtype, const Shape &shape, int64_t rows, uint32_t seed,
   return ids;
 }
 
-struct OnDevice {
-  DeviceBuffer buffer;
-  DeviceTensor ref;
-};
-
-OnDevice toDevice(const Tensor &t) {
-  DeviceBuffer buffer(GpuTest::context(), t.byteSize());
-  if (t.byteSize())
-    copyToDevice(GpuTest::stream(), buffer.address(), t.raw(), t.byteSize());
-  GpuTest::stream().synchronize();
-  DeviceTensor ref{buffer.address(), t.dtype(), t.shape()};
-  return {std::move(buffer), ref};
-}
-
-// An output filled with 0xff bytes (NaN in every float dtype).
-OnDevice poisoned(DType dtype, const Shape &shape) {
-  OnDevice out = toDevice(Tensor(dtype, shape));
-  if (out.ref.bytes())
-    fillBytes(GpuTest::stream(), out.ref.address, 0xff, out.ref.bytes());
-  return out;
-}
+using OnDevice = GpuTest::OnDevice;
 
 ::testing::AssertionResult sameBytes(const Tensor &expected,
                                      const DeviceTensor &got) {
@@ -145,9 +125,9 @@ TEST_F(GpuLayout, TransposeMatchesTheCpuForEveryPermutationShapeAndWidth) {
         outShape.push_back(c.shape[p]);
       Tensor expected(dtype, outShape);
       cpu::transpose(x, c.perm, expected);
-      OnDevice in = toDevice(x), out = poisoned(dtype, outShape);
-      launchTranspose(module, stream(), in.ref, c.perm, out.ref);
-      EXPECT_TRUE(sameBytes(expected, out.ref))
+      OnDevice in = put(x), out = space(dtype, outShape);
+      launchTranspose(module, stream(), in.tensor, c.perm, out.tensor);
+      EXPECT_TRUE(sameBytes(expected, out.tensor))
           << describe(dtype, c.shape) << " perm " << formatShape(c.perm);
     }
 }
@@ -171,9 +151,9 @@ TEST_F(GpuLayout, BroadcastMatchesTheCpu) {
       Tensor x = randomBits(dtype, xShape, seed++);
       Tensor expected(dtype, outShape);
       cpu::broadcast(x, expected);
-      OnDevice in = toDevice(x), out = poisoned(dtype, outShape);
-      launchBroadcast(module, stream(), in.ref, out.ref);
-      EXPECT_TRUE(sameBytes(expected, out.ref))
+      OnDevice in = put(x), out = space(dtype, outShape);
+      launchBroadcast(module, stream(), in.tensor, out.tensor);
+      EXPECT_TRUE(sameBytes(expected, out.tensor))
           << describe(dtype, xShape) << " to " << formatShape(outShape);
     }
 }
@@ -207,10 +187,10 @@ TEST_F(GpuLayout, SliceMatchesTheCpu) {
                            c.stride[d]);
       Tensor expected(dtype, outShape);
       cpu::slice(x, c.start, c.limit, c.stride, expected);
-      OnDevice in = toDevice(x), out = poisoned(dtype, outShape);
-      launchSlice(module, stream(), in.ref, c.start, c.limit, c.stride,
-                  out.ref);
-      EXPECT_TRUE(sameBytes(expected, out.ref))
+      OnDevice in = put(x), out = space(dtype, outShape);
+      launchSlice(module, stream(), in.tensor, c.start, c.limit, c.stride,
+                  out.tensor);
+      EXPECT_TRUE(sameBytes(expected, out.tensor))
           << describe(dtype, c.shape) << " start " << formatShape(c.start)
           << " limit " << formatShape(c.limit) << " stride "
           << formatShape(c.stride);
@@ -239,15 +219,15 @@ TEST_F(GpuLayout, ConcatMatchesTheCpu) {
       outShape[a] = 0;
       for (const Shape &shape : shapes) {
         inputs.push_back(randomBits(dtype, shape, seed++));
-        onDevice.push_back(toDevice(inputs.back()));
-        refs.push_back(onDevice.back().ref);
+        onDevice.push_back(put(inputs.back()));
+        refs.push_back(onDevice.back().tensor);
         outShape[a] += shape[a];
       }
       Tensor expected(dtype, outShape);
       cpu::concat(inputs, axis, expected);
-      OnDevice out = poisoned(dtype, outShape);
-      launchConcat(module, stream(), refs, axis, out.ref);
-      EXPECT_TRUE(sameBytes(expected, out.ref))
+      OnDevice out = space(dtype, outShape);
+      launchConcat(module, stream(), refs, axis, out.tensor);
+      EXPECT_TRUE(sameBytes(expected, out.tensor))
           << describe(dtype, outShape) << " axis " << axis;
     }
 }
@@ -258,18 +238,18 @@ TEST_F(GpuLayout, IotaMatchesTheCpuInEveryDType) {
     for (int64_t dim : {0, 1, 2, -1}) {
       Tensor expected(dtype, {3, 5, 7});
       cpu::iota(dim, expected);
-      OnDevice out = poisoned(dtype, {3, 5, 7});
-      launchIota(module, stream(), dim, out.ref);
-      EXPECT_TRUE(sameBytes(expected, out.ref))
+      OnDevice out = space(dtype, {3, 5, 7});
+      launchIota(module, stream(), dim, out.tensor);
+      EXPECT_TRUE(sameBytes(expected, out.tensor))
           << dtypeName(dtype) << " dim " << dim;
     }
     // Past 2^24 (f32 and bf16 round, f16 overflows, u8 wraps) and a rank 1.
     Shape shape = {(int64_t(1) << 24) + 7};
     Tensor expected(dtype, shape);
     cpu::iota(0, expected);
-    OnDevice out = poisoned(dtype, shape);
-    launchIota(module, stream(), 0, out.ref);
-    EXPECT_TRUE(sameBytes(expected, out.ref)) << describe(dtype, shape);
+    OnDevice out = space(dtype, shape);
+    launchIota(module, stream(), 0, out.tensor);
+    EXPECT_TRUE(sameBytes(expected, out.tensor)) << describe(dtype, shape);
   }
 }
 
@@ -277,13 +257,13 @@ TEST_F(GpuLayout, ReshapeIsADeviceCopy) {
   Tensor x = randomBits(DType::BF16, {6, 5}, 400);
   Tensor expected(DType::BF16, {3, 10});
   cpu::reshape(x, expected);
-  OnDevice in = toDevice(x), out = poisoned(DType::BF16, {3, 10});
-  launchReshape(stream(), in.ref, out.ref);
-  EXPECT_TRUE(sameBytes(expected, out.ref));
+  OnDevice in = put(x), out = space(DType::BF16, {3, 10});
+  launchReshape(stream(), in.tensor, out.tensor);
+  EXPECT_TRUE(sameBytes(expected, out.tensor));
   // In place: nothing to do, the bytes stay.
-  DeviceTensor alias{in.ref.address, DType::BF16, {30}};
-  launchReshape(stream(), in.ref, alias);
-  EXPECT_TRUE(sameBytes(x, in.ref));
+  DeviceTensor alias{in.tensor.address, DType::BF16, {30}};
+  launchReshape(stream(), in.tensor, alias);
+  EXPECT_TRUE(sameBytes(x, in.tensor));
 }
 
 TEST_F(GpuLayout, GatherMatchesTheCpu) {
@@ -305,12 +285,11 @@ TEST_F(GpuLayout, GatherMatchesTheCpu) {
                         tableShape.end());
         Tensor expected(dtype, outShape);
         cpu::gather(table, ids, expected);
-        OnDevice t = toDevice(table), i = toDevice(ids),
-                 out = poisoned(dtype, outShape);
-        IdCheck check = launchGather(module, stream(), t.ref, i.ref, out.ref,
-                                     word.address());
+        OnDevice t = put(table), i = put(ids), out = space(dtype, outShape);
+        IdCheck check = launchGather(module, stream(), t.tensor, i.tensor,
+                                     out.tensor, word.address());
         EXPECT_NO_THROW(check.verify(stream()));
-        EXPECT_TRUE(sameBytes(expected, out.ref))
+        EXPECT_TRUE(sameBytes(expected, out.tensor))
             << describe(dtype, tableShape) << " ids "
             << describe(idType, idShape);
       }
@@ -340,19 +319,19 @@ TEST_F(GpuLayout, ScatterAddAddsInTheCpuOrderForEveryDTypePair) {
         Tensor dy = randomFloats(dyType, dyShape, seed++);
         Tensor expected(tableType, c.table);
         cpu::scatterAdd(ids, dy, expected);
-        OnDevice i = toDevice(ids), d = toDevice(dy),
-                 out = poisoned(tableType, c.table);
+        OnDevice i = put(ids), d = put(dy), out = space(tableType, c.table);
         DeviceBuffer workspace(context(),
-                               scatterAddWorkspaceBytes(i.ref, out.ref));
+                               scatterAddWorkspaceBytes(i.tensor, out.tensor));
         fillBytes(stream(), workspace.address(), 0xab, workspace.bytes());
         std::string what =
             describe(dyType, dyShape) + " into " + describe(tableType, c.table);
         for (int run = 0; run < 2; ++run) { // the same bits every run
           IdCheck check =
-              launchScatterAdd(module, stream(), i.ref, d.ref, out.ref,
+              launchScatterAdd(module, stream(), i.tensor, d.tensor, out.tensor,
                                workspace.address(), word.address());
           EXPECT_NO_THROW(check.verify(stream())) << what;
-          EXPECT_TRUE(sameBytes(expected, out.ref)) << what << " run " << run;
+          EXPECT_TRUE(sameBytes(expected, out.tensor))
+              << what << " run " << run;
         }
       }
 }
@@ -380,13 +359,13 @@ TEST_F(GpuLayout, ScatterMatchesTheCpuAndKeepsTheLastUpdate) {
             makeIds(idType, {c.dest[0], c.count}, c.dest[1], seed++, 0.2);
         Tensor expected(dtype, c.dest);
         cpu::scatter(dest, indices, updates, expected);
-        OnDevice d = toDevice(dest), u = toDevice(updates),
-                 i = toDevice(indices), out = poisoned(dtype, c.dest);
-        DeviceBuffer workspace(context(), scatterWorkspaceBytes(d.ref));
-        const DeviceTensor &target = inPlace ? d.ref : out.ref;
+        OnDevice d = put(dest), u = put(updates), i = put(indices),
+                 out = space(dtype, c.dest);
+        DeviceBuffer workspace(context(), scatterWorkspaceBytes(d.tensor));
+        const DeviceTensor &target = inPlace ? d.tensor : out.tensor;
         IdCheck check =
-            launchScatter(module, stream(), d.ref, i.ref, u.ref, target,
-                          workspace.address(), word.address());
+            launchScatter(module, stream(), d.tensor, i.tensor, u.tensor,
+                          target, workspace.address(), word.address());
         EXPECT_NO_THROW(check.verify(stream()));
         EXPECT_TRUE(sameBytes(expected, target))
             << describe(dtype, c.dest) << " count " << c.count
@@ -411,15 +390,15 @@ TEST_F(GpuLayout, BadIdsFailWithTheCpuMessage) {
   Tensor ids(DType::I64, {2, 4});
   std::vector<int64_t> values = {0, 1, 2, 9, 3, -1, 9, 0};
   std::copy(values.begin(), values.end(), ids.data<int64_t>());
-  OnDevice i = toDevice(ids);
+  OnDevice i = put(ids);
 
   Tensor table = randomBits(DType::F32, {9, 3}, 800);
   Tensor gathered(DType::F32, {2, 4, 3});
-  OnDevice t = toDevice(table), g = poisoned(DType::F32, {2, 4, 3});
+  OnDevice t = put(table), g = space(DType::F32, {2, 4, 3});
   std::string cpuMessage =
       messageOf([&] { cpu::gather(table, ids, gathered); });
   EXPECT_EQ(messageOf([&] {
-              launchGather(module, stream(), t.ref, i.ref, g.ref,
+              launchGather(module, stream(), t.tensor, i.tensor, g.tensor,
                            word.address())
                   .verify(stream());
             }),
@@ -429,10 +408,11 @@ TEST_F(GpuLayout, BadIdsFailWithTheCpuMessage) {
 
   Tensor dy = randomFloats(DType::F32, {2, 4, 3}, 801);
   Tensor dtable(DType::F32, {9, 3});
-  OnDevice d = toDevice(dy), dt = poisoned(DType::F32, {9, 3});
-  DeviceBuffer workspace(context(), scatterAddWorkspaceBytes(i.ref, dt.ref));
+  OnDevice d = put(dy), dt = space(DType::F32, {9, 3});
+  DeviceBuffer workspace(context(),
+                         scatterAddWorkspaceBytes(i.tensor, dt.tensor));
   EXPECT_EQ(messageOf([&] {
-              launchScatterAdd(module, stream(), i.ref, d.ref, dt.ref,
+              launchScatterAdd(module, stream(), i.tensor, d.tensor, dt.tensor,
                                workspace.address(), word.address())
                   .verify(stream());
             }),
@@ -441,12 +421,11 @@ TEST_F(GpuLayout, BadIdsFailWithTheCpuMessage) {
   Tensor dest = randomBits(DType::F32, {2, 8, 3}, 802);
   Tensor updates = randomBits(DType::F32, {2, 4, 3}, 803);
   Tensor scattered(DType::F32, {2, 8, 3});
-  OnDevice de = toDevice(dest), up = toDevice(updates),
-           sc = poisoned(DType::F32, {2, 8, 3});
-  DeviceBuffer last(context(), scatterWorkspaceBytes(de.ref));
+  OnDevice de = put(dest), up = put(updates), sc = space(DType::F32, {2, 8, 3});
+  DeviceBuffer last(context(), scatterWorkspaceBytes(de.tensor));
   EXPECT_EQ(messageOf([&] {
-              launchScatter(module, stream(), de.ref, i.ref, up.ref, sc.ref,
-                            last.address(), word.address())
+              launchScatter(module, stream(), de.tensor, i.tensor, up.tensor,
+                            sc.tensor, last.address(), word.address())
                   .verify(stream());
             }),
             messageOf([&] { cpu::scatter(dest, ids, updates, scattered); }));

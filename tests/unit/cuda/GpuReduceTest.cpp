@@ -484,34 +484,7 @@ TEST(ReduceView, ViewsConsecutiveAxesAndRejectsOthers) {
 
 // On the GPU ------------------------------------------------------------------
 
-class GpuReduce : public GpuTest {
-protected:
-  struct OnDevice {
-    DeviceBuffer buffer;
-    DeviceTensor tensor;
-  };
-  static OnDevice put(const Tensor &t) {
-    DeviceBuffer buffer(context(), std::max<size_t>(t.byteSize(), 1));
-    if (t.byteSize())
-      copyToDevice(stream(), buffer.address(), t.raw(), t.byteSize());
-    DeviceTensor d{buffer.address(), t.dtype(), t.shape()};
-    return {std::move(buffer), d};
-  }
-  // NaN-poisoned space for a result.
-  static OnDevice space(DType dtype, const Shape &shape) {
-    Tensor t(dtype, shape);
-    OnDevice d = put(t);
-    fillBytes(stream(), d.buffer.address(), 0xFF, d.buffer.bytes());
-    return d;
-  }
-  static Tensor get(const OnDevice &d) {
-    Tensor t(d.tensor.dtype, d.tensor.shape);
-    if (t.byteSize())
-      copyToHost(stream(), t.raw(), d.buffer.address(), t.byteSize());
-    stream().synchronize();
-    return t;
-  }
-};
+using GpuReduce = GpuTest;
 
 struct ReduceCase {
   Shape shape;

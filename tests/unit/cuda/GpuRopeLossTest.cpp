@@ -628,34 +628,7 @@ TEST(RopeLossSources, CompileToEveryKernelTheLaunchersName) {
 // On the GPU
 // ------------------------------------------------------------------
 
-class GpuRopeLoss : public GpuTest {
-protected:
-  struct OnDevice {
-    DeviceBuffer buffer;
-    DeviceTensor tensor;
-  };
-  static OnDevice put(const Tensor &t) {
-    DeviceBuffer buffer(context(), std::max<size_t>(t.byteSize(), 8));
-    if (t.byteSize())
-      copyToDevice(stream(), buffer.address(), t.raw(), t.byteSize());
-    stream().synchronize();
-    DeviceTensor tensor{buffer.address(), t.dtype(), t.shape()};
-    return {std::move(buffer), tensor};
-  }
-  // NaN-poisoned space for a result.
-  static OnDevice space(DType dtype, const Shape &shape) {
-    OnDevice d = put(Tensor(dtype, shape));
-    fillBytes(stream(), d.buffer.address(), 0xFF, d.buffer.bytes());
-    return d;
-  }
-  static Tensor get(const OnDevice &d) {
-    Tensor t(d.tensor.dtype, d.tensor.shape);
-    if (t.byteSize())
-      copyToHost(stream(), t.raw(), d.buffer.address(), t.byteSize());
-    stream().synchronize();
-    return t;
-  }
-};
+using GpuRopeLoss = GpuTest;
 
 struct RopeCase {
   Shape shape;
