@@ -69,6 +69,10 @@ struct CudaSession::State {
   struct Entry {
     ArenaPlan layout;
     std::unique_ptr<DeviceBuffer> arena; // allocated at the first run
+    /// One device buffer per entry input, also allocated at the first run
+    /// and reused: the stream orders each call's copies after the last
+    /// call's kernels.
+    std::vector<std::unique_ptr<DeviceBuffer>> inputs;
   };
   std::vector<Entry> entries;
 
@@ -204,14 +208,21 @@ TensorMap CudaSession::run(const std::string &entryName,
     fail("no entry point '{}' in this artifact", entryName);
   State::Entry &memory =
       s.entries[static_cast<size_t>(entry - s.plan.entryPoints.data())];
-  if (!memory.arena)
+  if (!memory.arena) {
     memory.arena = std::make_unique<DeviceBuffer>(
         s.context, std::max(memory.layout.bytes, kDeviceAlignment));
+    for (uint32_t input : entry->inputs) {
+      const PlanBuffer &buffer = s.plan.buffers[input];
+      size_t bytes = static_cast<size_t>(numElements(buffer.shape)) *
+                     dtypeSize(buffer.dtype);
+      memory.inputs.push_back(std::make_unique<DeviceBuffer>(
+          s.context, std::max(bytes, kDeviceAlignment)));
+    }
+  }
 
   // Inputs: checked and converted as the CPU Session does, then copied into
-  // device buffers that live for this call.
+  // the entry's input buffers.
   std::vector<api::CUdeviceptr> bound(s.plan.buffers.size(), 0);
-  std::vector<DeviceBuffer> inputBuffers;
   for (const auto &[name, tensor] : inputs)
     if (std::find(entry->inputNames.begin(), entry->inputNames.end(), name) ==
         entry->inputNames.end())
@@ -233,11 +244,9 @@ TensorMap CudaSession::run(const std::string &entryName,
              dtypeName(buffer.dtype), dtypeName(given.dtype()));
       given = given.to(buffer.dtype);
     }
-    inputBuffers.emplace_back(s.context,
-                              std::max(given.byteSize(), kDeviceAlignment));
-    copyToDevice(s.stream, inputBuffers.back().address(), given.raw(),
+    copyToDevice(s.stream, memory.inputs[i]->address(), given.raw(),
                  given.byteSize());
-    bound[entry->inputs[i]] = inputBuffers.back().address();
+    bound[entry->inputs[i]] = memory.inputs[i]->address();
   }
 
   std::vector<DeviceTensor> in, out;
@@ -257,12 +266,6 @@ TensorMap CudaSession::run(const std::string &entryName,
         out.push_back(s.tensorOf(buffer, memory, bound));
       findCudaLauncher(step.op)(s.resources, step, in, out);
     } catch (const Error &e) {
-      // Work already queued may read the input buffers this unwinding frees.
-      try {
-        s.stream.synchronize();
-      } catch (const Error &) {
-        // The step's own error is the one to report.
-      }
       fail("{}: {}", describeStep(*entry, index), e.what());
     }
   }
@@ -276,7 +279,6 @@ TensorMap CudaSession::run(const std::string &entryName,
                value.byteSize());
     results[entry->outputNames[i]] = std::move(value);
   }
-  // Also keeps the input buffers alive until the device is done with them.
   s.stream.synchronize();
   return results;
 }
