@@ -1,8 +1,10 @@
-// The .pgc format: round trips, and a one-line error for every kind of corrupt or inconsistent artifact.
+// The .pgc format: round trips, and a one-line error for every kind of corrupt
+// or inconsistent artifact.
 #include "runtime/artifact/Plan.h"
 #include "runtime/artifact/pgc_artifact_generated.h"
 #include "runtime/exec/Session.h"
 #include "runtime/support/Error.h"
+#include "tests/unit/ScratchSpace.h"
 
 #include <cstring>
 #include <filesystem>
@@ -13,7 +15,8 @@
 namespace pgc {
 namespace {
 
-// y = relu-free toy: out = (x + c) * w, with a constant, a parameter and an input.
+// y = relu-free toy: out = (x + c) * w, with a constant, a parameter and an
+// input.
 Plan toyPlan() {
   Plan plan;
   plan.producer = "test";
@@ -61,8 +64,8 @@ TEST(Artifact, RoundTripKeepsEverything) {
   plan.entryPoints[0].steps[0].attributes["axes"] = {{0, 1}, {}, ""};
   plan.entryPoints[0].steps[0].attributes["epsilon"] = {{}, {1e-6}, ""};
   plan.entryPoints[0].steps[0].attributes["predicate"] = {{}, {}, "lt"};
-  plan.kernels.push_back({"cuda", "k", "extern \"C\" __global__ void k() {}",
-                          "sm_80", {1, 2, 3}});
+  plan.kernels.push_back(
+      {"cuda", "k", "extern \"C\" __global__ void k() {}", "sm_80", {1, 2, 3}});
   std::string bytes = serializePlan(plan);
   Plan back = parseArtifact(bytes.data(), bytes.size(), "mem");
   EXPECT_EQ(serializePlan(back), bytes);
@@ -78,7 +81,7 @@ TEST(Artifact, RoundTripKeepsEverything) {
 
 TEST(Artifact, ExecutesFromDiskLikeInMemory) {
   Plan plan = toyPlan();
-  std::string path = ::testing::TempDir() + "/toy.pgc";
+  std::string path = pgc::unittest::uniqueScratchPath("toy.pgc");
   writeArtifact(plan, path);
   Session fromDisk(readArtifact(path)), inMemory(plan);
   Tensor x(DType::F32, {2, 3});
@@ -96,8 +99,8 @@ TEST(Artifact, RejectsTruncatedAndRandomBytes) {
   std::string bytes = serializePlan(toyPlan());
   EXPECT_NE(errorOf(bytes.substr(0, 3)).find("not a pgc artifact"),
             std::string::npos);
-  for (size_t cut : {size_t(8), bytes.size() / 3, bytes.size() / 2,
-                     bytes.size() - 4}) {
+  for (size_t cut :
+       {size_t(8), bytes.size() / 3, bytes.size() / 2, bytes.size() - 4}) {
     std::string message = errorOf(bytes.substr(0, cut));
     EXPECT_FALSE(message.empty()) << "cut at " << cut;
   }
@@ -190,7 +193,7 @@ TEST(Artifact, SessionRejectsUnknownOpsAndBadInputs) {
 }
 
 TEST(Artifact, WritesAtomicallyAndNotAnInvalidPlan) {
-  std::string path = ::testing::TempDir() + "/bad.pgc";
+  std::string path = pgc::unittest::uniqueScratchPath("bad.pgc");
   std::filesystem::remove(path);
   Plan plan = toyPlan();
   plan.entryPoints[0].steps[1].inputs = {3, 9};

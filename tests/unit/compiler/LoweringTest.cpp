@@ -7,6 +7,7 @@
 #include "runtime/support/Error.h"
 
 #include "mlir/Pass/PassManager.h"
+#include "tests/unit/ScratchSpace.h"
 
 #include <algorithm>
 #include <cstring>
@@ -82,7 +83,7 @@ TEST(Lowering, EntryPointsShareParametersAndNameTheirValues) {
 
 TEST(Lowering, ArtifactOnDiskRunsBitIdenticallyToThePlanInProcess) {
   Plan plan = lowerAttentionBlockWithGradients();
-  std::string path = ::testing::TempDir() + "/attention.pgc";
+  std::string path = pgc::unittest::uniqueScratchPath("attention.pgc");
   writeArtifact(plan, path);
   Session inProcess(plan), fromDisk(readArtifact(path));
   TensorMap inputs = attentionInputs();
@@ -162,7 +163,7 @@ TEST(Lowering, FusedPlanKeepsTheStepsAndRunsBitIdentically) {
   EXPECT_LE(fused.kernels.size(), groups);
 
   // The annotated plan survives the file and runs as the open one does.
-  std::string path = ::testing::TempDir() + "/attention-fused.pgc";
+  std::string path = pgc::unittest::uniqueScratchPath("attention-fused.pgc");
   writeArtifact(fused, path);
   Session a(open), b(readArtifact(path));
   a.initializeParameters(7);

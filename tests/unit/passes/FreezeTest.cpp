@@ -1,4 +1,5 @@
-// pg-freeze on the two-tower toy: the report's numbers, and remaining gradients bit-identical to the unfrozen graph's.
+// pg-freeze on the two-tower toy: the report's numbers, and remaining gradients
+// bit-identical to the unfrozen graph's.
 #include "compiler/Lowering/LowerToPlan.h"
 #include "compiler/Policy/Policy.h"
 #include "passes/Passes.h"
@@ -8,6 +9,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "tests/unit/ScratchSpace.h"
 
 #include <cstring>
 #include <fstream>
@@ -17,7 +19,8 @@
 namespace pgc {
 namespace {
 
-const std::string kInputs = std::string(PGC_SOURCE_DIR) + "/tests/lit/passes/Inputs/";
+const std::string kInputs =
+    std::string(PGC_SOURCE_DIR) + "/tests/lit/passes/Inputs/";
 
 struct Result {
   TensorMap gradients;
@@ -34,8 +37,8 @@ Result compileAndRun(const std::string &policyFile) {
       result.remarks.push_back(d.str());
     return mlir::success();
   });
-  auto module = mlir::parseSourceFile<mlir::ModuleOp>(kInputs + "two-tower.mlir",
-                                                      &context);
+  auto module = mlir::parseSourceFile<mlir::ModuleOp>(
+      kInputs + "two-tower.mlir", &context);
   EXPECT_TRUE(module);
   mlir::PassManager pm(&context);
   pm.addPass(mlir::pg::createPgAutodiff());
@@ -60,7 +63,7 @@ Result compileAndRun(const std::string &policyFile) {
 }
 
 std::string writePolicy(const std::string &text) {
-  std::string path = ::testing::TempDir() + "/pgc-freeze-policy.yaml";
+  std::string path = pgc::unittest::uniqueScratchPath("freeze-policy.yaml");
   std::ofstream(path) << text;
   return path;
 }
@@ -112,16 +115,21 @@ TEST(Freeze, FrozenMiddleLayerKeepsTheInputGradientForTheEncoder) {
 TEST(Policy, LaterRulesWinAndGlobsRespectDots) {
   Policy policy = Policy::fromYamlString(
       "freeze: ['**']\ntrain: ['language_model.**.mlp.*.weight']\n", "test");
-  EXPECT_FALSE(policy.isTrainable("vision_tower.vision_model.embeddings.patch_embedding.weight"));
-  EXPECT_TRUE(policy.isTrainable("language_model.model.layers.3.mlp.up_proj.weight"));
-  EXPECT_FALSE(policy.isTrainable("language_model.model.layers.3.mlp.up_proj.bias.extra"));
+  EXPECT_FALSE(policy.isTrainable(
+      "vision_tower.vision_model.embeddings.patch_embedding.weight"));
+  EXPECT_TRUE(
+      policy.isTrainable("language_model.model.layers.3.mlp.up_proj.weight"));
+  EXPECT_FALSE(policy.isTrainable(
+      "language_model.model.layers.3.mlp.up_proj.bias.extra"));
   EXPECT_FALSE(policy.isTrainable("language_model.model.norm.weight"));
   EXPECT_TRUE(globMatches("a.**.b", "a.b"));
   EXPECT_TRUE(globMatches("a.*.c", "a.xyz.c"));
   EXPECT_FALSE(globMatches("a.*.c", "a.x.y.c"));
-  EXPECT_TRUE(globMatches("**.q_proj.*", "language_model.model.layers.0.self_attn.q_proj.weight"));
+  EXPECT_TRUE(globMatches(
+      "**.q_proj.*", "language_model.model.layers.0.self_attn.q_proj.weight"));
   EXPECT_TRUE(Policy().isTrainable("anything"));
-  EXPECT_FALSE(Policy().freeze("x.*").train("x.a").freeze("x.a").isTrainable("x.a"));
+  EXPECT_FALSE(
+      Policy().freeze("x.*").train("x.a").freeze("x.a").isTrainable("x.a"));
 }
 
 // The glob rules of Policy.h, transcribed as plain backtracking (exponential in
@@ -192,9 +200,10 @@ TEST(Policy, BadFilesNameTheProblem) {
     }
     return std::string();
   };
-  EXPECT_EQ(errorOf("freez: ['**']\n"),
-            "p.yaml:1: unknown policy key 'freez' (expected freeze, train, lora or "
-            "quantize)");
+  EXPECT_EQ(
+      errorOf("freez: ['**']\n"),
+      "p.yaml:1: unknown policy key 'freez' (expected freeze, train, lora or "
+      "quantize)");
   EXPECT_EQ(errorOf("freeze: '**'\n"),
             "p.yaml:1: 'freeze' must be a list of glob patterns");
   EXPECT_EQ(errorOf("freeze: [[a]]\n"),

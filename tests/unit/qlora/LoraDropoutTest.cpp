@@ -13,6 +13,7 @@
 #include "tests/unit/qlora/GradientCheck.h"
 
 #include "mlir/Pass/PassManager.h"
+#include "tests/unit/ScratchSpace.h"
 
 #include <algorithm>
 #include <cmath>
@@ -34,9 +35,8 @@ constexpr double kP = 0.25, kScaling = 4.0 / kRank;
 const char *kModules[] = {"enc.q_proj", "dec.o_proj"};
 
 std::string writePolicy(double dropout) {
-  auto dir = std::filesystem::temp_directory_path() / "pgc-lora-dropout-test";
-  std::filesystem::create_directories(dir);
-  std::string path = (dir / ("p" + std::to_string(dropout) + ".yaml")).string();
+  std::string path = pgc::unittest::uniqueScratchPath(
+      "lora-dropout-" + std::to_string(dropout) + ".yaml");
   std::ofstream(path) << "freeze: [\"**\"]\nlora: {r: 2, alpha: 4, dropout: "
                       << dropout << ", targets: [q_proj, o_proj]}\n";
   return path;

@@ -18,6 +18,7 @@
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
+#include "tests/unit/ScratchSpace.h"
 
 #include <cmath>
 #include <cstring>
@@ -32,9 +33,7 @@ namespace {
 using namespace dsl;
 
 std::string writePolicy(const std::string &name, const std::string &text) {
-  auto dir = std::filesystem::temp_directory_path() / "pgc-qlora-test";
-  std::filesystem::create_directories(dir);
-  std::string path = (dir / name).string();
+  std::string path = pgc::unittest::uniqueScratchPath(name);
   std::ofstream(path) << text;
   return path;
 }

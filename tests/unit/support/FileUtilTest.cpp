@@ -1,6 +1,8 @@
-// Atomic writes leave either the old or the new content, never a partial file or a temporary.
-#include "runtime/support/Error.h"
+// Atomic writes leave either the old or the new content, never a partial file
+// or a temporary.
 #include "runtime/support/FileUtil.h"
+#include "runtime/support/Error.h"
+#include "tests/unit/ScratchSpace.h"
 
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -9,9 +11,8 @@ namespace pgc {
 namespace {
 
 TEST(FileUtil, AtomicWriteReplacesAndLeavesNoTemporary) {
-  auto dir = std::filesystem::temp_directory_path() / "pgc-fileutil-test";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  std::filesystem::path dir =
+      pgc::unittest::uniqueScratchFolder("fileutil-test");
   std::string path = (dir / "out.bin").string();
   writeFileAtomically(path, "first");
   writeFileAtomically(path, "second");
@@ -29,7 +30,8 @@ TEST(FileUtil, ErrorsNameThePath) {
     writeFileAtomically("/nonexistent-dir/x.bin", "x");
     FAIL() << "expected an error";
   } catch (const Error &e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.bin"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.bin"),
+              std::string::npos);
   }
   EXPECT_THROW(readFile("/nonexistent-dir/y.bin"), Error);
 }
