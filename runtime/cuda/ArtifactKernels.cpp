@@ -113,9 +113,17 @@ api::CUfunction ArtifactKernels::function(uint32_t kernelIndex) {
     CompiledKernel compiled;
     compiled.target = CompileTarget{parseSmArch(code.cubin->arch), false};
     compiled.image.assign(code.cubin->binary.begin(), code.cubin->binary.end());
-    module = std::make_unique<Module>(context_, compiled);
-    ++fromArtifact_;
-  } else {
+    try {
+      module = std::make_unique<Module>(context_, compiled);
+      ++fromArtifact_;
+    } catch (const Error &) {
+      // A CUBIN of the right architecture can still be refused: one built
+      // by a newer toolkit than the driver knows (CUDA 13's ELF ABI 8 under
+      // a CUDA 12 driver) does not load. The source is in the artifact, and
+      // this machine's NVRTC makes code its driver takes.
+    }
+  }
+  if (!module) {
     KernelSource source{code.source->name + ".cu", code.source->source, {}};
     CompileTarget target =
         chooseTarget(context_.info().arch(), nvrtc_.supportedArchs());

@@ -51,7 +51,9 @@ public:
   ArtifactKernels(const Context &context, const Plan &plan, const Nvrtc &nvrtc,
                   KernelCache &cache);
 
-  /// The entry point of kernel `kernelIndex` (its name), loaded if needed.
+  /// The entry point of kernel `kernelIndex` (its name), loaded if needed:
+  /// from the chosen CUBIN, or from the source through NVRTC when there is
+  /// none or the driver refuses it (a CUBIN of a newer toolkit).
   api::CUfunction function(uint32_t kernelIndex);
 
   /// How the kernels loaded so far were obtained.

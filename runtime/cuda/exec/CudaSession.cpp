@@ -53,6 +53,28 @@ std::vector<std::string> stepsWithoutCudaKernel(const Plan &plan) {
   return missing;
 }
 
+ArenaPlan planCudaArena(const Plan &plan, const PlanEntryPoint &entry) {
+  PlanEntryPoint grouped = entry;
+  for (size_t s = 0; s < entry.steps.size(); ++s) {
+    const PlanStep &head = entry.steps[s];
+    if (!isFusedGroupHead(head))
+      continue;
+    size_t end = std::min(entry.steps.size(),
+                          s + static_cast<size_t>(std::max<int64_t>(
+                                  1, head.integer(kStepFusedSteps))));
+    // Reading every buffer of the group at its head makes them all live
+    // there, so no two of them share memory.
+    std::vector<uint32_t> &touched = grouped.steps[s].inputs;
+    for (size_t i = s; i < end; ++i) {
+      const PlanStep &step = entry.steps[i];
+      touched.insert(touched.end(), step.inputs.begin(), step.inputs.end());
+      touched.insert(touched.end(), step.outputs.begin(), step.outputs.end());
+    }
+    s = end - 1;
+  }
+  return planArena(plan, grouped, kDeviceAlignment);
+}
+
 struct CudaSession::State {
   State(const Context &context, Plan plan, KernelCache &cache)
       : context(context), plan(std::move(plan)), stream(context),
@@ -140,7 +162,7 @@ CudaSession::CudaSession(const Context &context, Plan plan, KernelCache &cache)
       fillBytes(s.stream, s.persistent[i]->address(), 0, bytes);
   }
   for (const PlanEntryPoint &entry : s.plan.entryPoints)
-    s.entries.push_back({planArena(s.plan, entry, kDeviceAlignment), nullptr});
+    s.entries.push_back({planCudaArena(s.plan, entry), nullptr});
   s.stream.synchronize();
 }
 
@@ -209,15 +231,21 @@ TensorMap CudaSession::run(const std::string &entryName,
   State::Entry &memory =
       s.entries[static_cast<size_t>(entry - s.plan.entryPoints.data())];
   if (!memory.arena) {
-    memory.arena = std::make_unique<DeviceBuffer>(
-        s.context, std::max(memory.layout.bytes, kDeviceAlignment));
+    // Allocated aside and kept only when all succeed: a failed allocation
+    // (out of memory) must not leave an arena with too few input buffers
+    // for the next call to index.
+    std::vector<std::unique_ptr<DeviceBuffer>> inputBuffers;
     for (uint32_t input : entry->inputs) {
       const PlanBuffer &buffer = s.plan.buffers[input];
       size_t bytes = static_cast<size_t>(numElements(buffer.shape)) *
                      dtypeSize(buffer.dtype);
-      memory.inputs.push_back(std::make_unique<DeviceBuffer>(
+      inputBuffers.push_back(std::make_unique<DeviceBuffer>(
           s.context, std::max(bytes, kDeviceAlignment)));
     }
+    auto arena = std::make_unique<DeviceBuffer>(
+        s.context, std::max(memory.layout.bytes, kDeviceAlignment));
+    memory.inputs = std::move(inputBuffers);
+    memory.arena = std::move(arena);
   }
 
   // Inputs: checked and converted as the CPU Session does, then copied into

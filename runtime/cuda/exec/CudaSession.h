@@ -7,6 +7,7 @@
 #include "runtime/artifact/Plan.h"
 #include "runtime/cuda/Device.h"
 #include "runtime/cuda/KernelCache.h"
+#include "runtime/exec/ArenaPlan.h"
 #include "runtime/exec/Session.h"
 
 #include <memory>
@@ -24,6 +25,15 @@ std::vector<std::string> stepsWithoutCudaKernel(const Plan &plan);
 /// Whether a GPU kernel runs `op` as a step of its own (elementwise ops run
 /// only in fused groups).
 bool hasCudaLauncher(const std::string &op);
+
+/// The arena of `entry` on the GPU: planArena with 256-byte offsets, where
+/// every buffer a fused group touches is live at the group's first step. The
+/// group runs as one kernel that reads all its inputs and writes all its
+/// outputs element by element, so an input whose last reader is the group's
+/// first step must not share bytes with an output of a later step of the
+/// group (planArena, which sees the steps one by one, would allow it).
+/// Needs no device.
+ArenaPlan planCudaArena(const Plan &plan, const PlanEntryPoint &entry);
 
 class CudaSession {
 public:

@@ -320,18 +320,25 @@ void launchLayerNormStep(StepResources &r, const PlanStep &step,
                   step.real("epsilon"), out[0]);
 }
 
-/// Rows x width of a norm's input (the last dim is normalised).
-size_t normScratchBytes(const DeviceTensor &x, const DeviceTensor &dx) {
+/// Rows x width of a norm's input (the last dim is normalised), in the
+/// kernel's compute type: f64 as soon as any operand is (x, w, dy, dx, dw and
+/// db, as launchRmsNormGrad / launchLayerNormGrad decide), else a short
+/// workspace is refused for an f64 weight or gradient.
+size_t normScratchBytes(const Operands &in, const Operands &out) {
+  const DeviceTensor &x = in[0];
   int64_t width = x.rank() > 0 ? x.dim(-1) : 1;
   int64_t rows = width > 0 ? x.numel() / width : 0;
-  bool f64 = x.dtype == DType::F64 || dx.dtype == DType::F64;
+  bool f64 = false;
+  for (const Operands *operands : {&in, &out})
+    for (const DeviceTensor &t : *operands)
+      f64 = f64 || t.dtype == DType::F64;
   return normGradWorkspaceBytes(rows, width, f64);
 }
 
 void launchRmsNormGradStep(StepResources &r, const PlanStep &step,
                            const Operands &in, const Operands &out) {
   expectArity(step, in, 3, out, 2);
-  size_t bytes = normScratchBytes(in[0], out[0]);
+  size_t bytes = normScratchBytes(in, out);
   launchRmsNormGrad(r.module(normsSource()), r.stream(), in[0], in[1], in[2],
                     step.real("epsilon"), step.flag("unit_offset"), out[0],
                     out[1], r.scratch(bytes), bytes);
@@ -340,7 +347,7 @@ void launchRmsNormGradStep(StepResources &r, const PlanStep &step,
 void launchLayerNormGradStep(StepResources &r, const PlanStep &step,
                              const Operands &in, const Operands &out) {
   expectArity(step, in, 3, out, 3);
-  size_t bytes = normScratchBytes(in[0], out[0]);
+  size_t bytes = normScratchBytes(in, out);
   launchLayerNormGrad(r.module(normsSource()), r.stream(), in[0], in[1], in[2],
                       step.real("epsilon"), out[0], out[1], out[2],
                       r.scratch(bytes), bytes);

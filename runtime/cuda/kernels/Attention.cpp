@@ -31,6 +31,12 @@ const char *const kKernels = R"CUDA(
 #define PGC_ATTN_ROWS 8
 #define PGC_ATTN_KEYS 8
 #define PGC_ATTN_CHUNK 64
+// The most threads the launchers give a block (rowThreads, and the dK/dV
+// kernel's 256). Without the bound the compiler may use more registers than
+// 65536 / 512 (the f64 row kernels take 132-136 on sm_90), and a launch of
+// 512 threads (keys or head dims above 480) fails for lack of registers.
+#define PGC_ATTN_ROW_THREADS 512
+#define PGC_ATTN_KEY_THREADS 256
 
 // Mirrors AttentionShape's leading fields (all 8-byte, same order).
 struct PgcAttentionDims {
@@ -288,14 +294,16 @@ __device__ void pgcAttentionGradKeys(const void *q, int qType,
 }
 
 #define PGC_ATTENTION(ACC)                                                     \
-  extern "C" __global__ void pgc_attention_##ACC(                              \
+  extern "C" __global__ void __launch_bounds__(PGC_ATTN_ROW_THREADS)           \
+      pgc_attention_##ACC(                                                     \
       const void *q, int qType, const void *k, int kType, const void *v,       \
       int vType, const void *mask, int maskKind, int maskType,                 \
       PgcAttentionDims d, double scale, void *out, int outType, ACC *p) {      \
     pgcAttention<ACC>(q, qType, k, kType, v, vType, mask, maskKind, maskType,  \
                       d, scale, out, outType, p);                              \
   }                                                                            \
-  extern "C" __global__ void pgc_attention_grad_rows_##ACC(                    \
+  extern "C" __global__ void __launch_bounds__(PGC_ATTN_ROW_THREADS)           \
+      pgc_attention_grad_rows_##ACC(                                           \
       const void *q, int qType, const void *k, int kType, const void *v,       \
       int vType, const void *mask, int maskKind, int maskType,                 \
       PgcAttentionDims d, double scale, const void *dout, int doutType,        \
@@ -304,7 +312,8 @@ __device__ void pgcAttentionGradKeys(const void *q, int qType,
                               maskType, d, scale, dout, doutType, dq, dqType,  \
                               p, ds);                                          \
   }                                                                            \
-  extern "C" __global__ void pgc_attention_grad_keys_##ACC(                    \
+  extern "C" __global__ void __launch_bounds__(PGC_ATTN_KEY_THREADS)           \
+      pgc_attention_grad_keys_##ACC(                                           \
       const void *q, int qType, const void *dout, int doutType,               \
       PgcAttentionDims d, double scale, const ACC *p, const ACC *ds, void *dk, \
       int dkType, void *dv, int dvType) {                                      \
@@ -391,12 +400,16 @@ void requireWorkspace(size_t have, size_t need, const char *op) {
     fail("{}: the workspace has {} bytes, {} needed", op, have, need);
 }
 
+// The kernels' __launch_bounds__ (PGC_ATTN_ROW_THREADS, PGC_ATTN_KEY_THREADS):
+// a launch with more threads than a kernel was compiled for fails.
+constexpr int64_t kRowThreadsMax = 512, kKeyThreadsMax = 256;
+
 // One warp per row at least for the softmax pass; a thread per key (and per
 // output column) in one pass for PaliGemma's 256-272 keys.
 unsigned rowThreads(const AttentionShape &s) {
   int64_t widest = std::max({s.keyLength, s.headDim, s.valueDim});
   return static_cast<unsigned>(
-      std::clamp<int64_t>((widest + 31) / 32 * 32, 64, 512));
+      std::clamp<int64_t>((widest + 31) / 32 * 32, 64, kRowThreadsMax));
 }
 
 int64_t rowTiles(const AttentionShape &s) {
@@ -547,7 +560,7 @@ void launchAttentionGrad(const Module &module, const Stream &stream,
                           &pp, &dsp,   &dkp, &dkType, &dvp,  &dvType};
   LaunchShape shape;
   shape.blockX = static_cast<unsigned>(
-      std::clamp<int64_t>((width + 31) / 32 * 32, 32, 256));
+      std::clamp<int64_t>((width + 31) / 32 * 32, 32, kKeyThreadsMax));
   shape.gridY = static_cast<unsigned>(
       std::min<int64_t>((width + shape.blockX - 1) / shape.blockX, 65535));
   int64_t keyTiles = (s.keyLength + kAttentionTileKeys - 1) /

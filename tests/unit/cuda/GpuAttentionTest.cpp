@@ -369,6 +369,18 @@ std::vector<Case> cases() {
        {1, 2, 5, 700},
        causal,
        DType::F32},
+      // Blocks of 512 threads in f64, the kernels with the most registers
+      // (above 128 per thread without their __launch_bounds__, and then
+      // the launch fails).
+      {"f64 long keys",
+       {1, 2, 1, 3, 600, 24, 16},
+       DType::F64,
+       DType::F64,
+       DType::F64,
+       std::nullopt,
+       {},
+       nullptr,
+       DType::F64},
   };
 }
 
@@ -445,6 +457,34 @@ TEST_F(GpuAttention, RejectsAShortWorkspace) {
 }
 
 // Without a device ------------------------------------------------------------
+
+// Launches use up to 512 threads for the row kernels (keys or head dims above
+// 480) and 256 for dK/dV. A kernel compiled without that bound may take more
+// registers than a block of that size can have (the f64 row kernels took
+// 132-136 on sm_90), and its launch fails; the bound makes the compiler fit.
+TEST(AttentionSource, EveryKernelIsBoundedToTheThreadsItIsLaunchedWith) {
+  if (!Nvrtc::instance().available())
+    GTEST_SKIP() << "no NVRTC: " << Nvrtc::instance().unavailableReason();
+  for (int arch : {80, 90}) {
+    std::string ptx = Nvrtc::instance()
+                          .compile(attentionSource(), CompileTarget{arch, true})
+                          .image;
+    for (const char *acc : {"float", "double"})
+      for (const auto &[stem, threads] :
+           std::vector<std::pair<std::string, int>>{
+               {"pgc_attention_", 512},
+               {"pgc_attention_grad_rows_", 512},
+               {"pgc_attention_grad_keys_", 256}}) {
+        std::string name = stem + acc;
+        size_t entry = ptx.find(".entry " + name + "(");
+        ASSERT_NE(entry, std::string::npos) << name;
+        std::string header = ptx.substr(entry, ptx.find('{', entry) - entry);
+        EXPECT_NE(header.find(".maxntid " + std::to_string(threads) + ","),
+                  std::string::npos)
+            << name << " for sm_" << arch;
+      }
+  }
+}
 
 std::string cpuMessage(const std::function<void()> &run) {
   try {

@@ -87,6 +87,56 @@ Plan singleStepPlan(const std::string &op, const std::vector<PlanBuffer> &ins,
   return plan;
 }
 
+// Needs no device. A fused group is one kernel: it reads every input and
+// writes every output element by element, so none of its buffers may share
+// bytes, even an input last read by the group's first step and an output of
+// its last step (disjoint lifetimes step by step, which planArena alone
+// would overlay: here `c` would take `a`'s offset, and the kernel's writes
+// of c would overwrite a before other threads read it).
+TEST(CudaSessionArena, BuffersOfAFusedGroupNeverShareMemory) {
+  Plan plan;
+  auto add = [&](BufferRole role) {
+    plan.buffers.push_back(buffer(DType::F32, {64}, role));
+    return static_cast<uint32_t>(plan.buffers.size() - 1);
+  };
+  uint32_t in = add(BufferRole::Input), a = add(BufferRole::Temporary),
+           t = add(BufferRole::Temporary), c = add(BufferRole::Temporary),
+           d = add(BufferRole::Temporary);
+  auto step = [](const char *op, std::vector<uint32_t> ins, uint32_t out) {
+    PlanStep s;
+    s.op = op;
+    s.inputs = std::move(ins);
+    s.outputs = {out};
+    return s;
+  };
+  PlanEntryPoint entry;
+  entry.name = "run";
+  entry.inputs = {in};
+  entry.inputNames = {"in"};
+  entry.steps = {step("neg", {in}, a), step("exp", {a}, t), step("neg", {t}, c),
+                 step("neg", {c}, d)};
+  // Steps 1-2 are one group: t is its intermediate, a its input, c its
+  // output.
+  entry.steps[1].attributes[kStepKernel].ints = {0};
+  entry.steps[1].attributes[kStepFusedSteps].ints = {2};
+  entry.steps[1].attributes[kStepKernelArgs].ints = {a, c};
+  entry.outputs = {d};
+  entry.outputNames = {"out"};
+  plan.entryPoints = {entry};
+
+  ArenaPlan layout = planCudaArena(plan, entry);
+  for (uint32_t x : {a, t, c}) {
+    ASSERT_GE(layout.offsets[x], 0) << x;
+    EXPECT_EQ(layout.offsets[x] % 256, 0) << x;
+  }
+  for (uint32_t x : {a, t, c})
+    for (uint32_t y : {a, t, c})
+      if (x < y)
+        EXPECT_TRUE(layout.offsets[x] + 256 <= layout.offsets[y] ||
+                    layout.offsets[y] + 256 <= layout.offsets[x])
+            << "buffers " << x << " and " << y << " overlap";
+}
+
 TEST_F(GpuSession, MatmulMatchesTheCpuWithinSummationError) {
   struct Case {
     DType dtype, outDtype;
