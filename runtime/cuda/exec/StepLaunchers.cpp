@@ -281,8 +281,42 @@ template <ReduceKind kKind>
 void launchReduction(StepResources &r, const PlanStep &step, const Operands &in,
                      const Operands &out) {
   expectArity(step, in, 1, out, 1);
-  launchReduce(r.module(reduceSource()), r.stream(), kKind, in[0],
-               step.integers("axes"), step.flag("keep_dims"), out[0]);
+  std::vector<int64_t> axes = step.integers("axes");
+  bool keepDims = step.flag("keep_dims");
+  std::vector<int64_t> order =
+      reductionReorder(in[0].shape, axes, step.op.c_str());
+  if (order.empty()) {
+    launchReduce(r.module(reduceSource()), r.stream(), kKind, in[0], axes,
+                 keepDims, out[0]);
+    return;
+  }
+  // Scattered axes (an unbroadcast of [H,1] from [B,H,L] reduces {0,2}): the
+  // kernels take [outer, extent, inner], so x is first transposed into
+  // scratch with the reduced dimensions last, then reduced over those.
+  int64_t rank = in[0].rank();
+  int64_t kept = rank - static_cast<int64_t>(axes.size());
+  std::vector<bool> reduced(rank, false);
+  Shape moved;
+  for (int64_t i = 0; i < rank; ++i) {
+    reduced[order[i]] = i >= kept;
+    moved.push_back(in[0].shape[order[i]]);
+  }
+  Shape expected;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!reduced[d] || keepDims)
+      expected.push_back(reduced[d] ? 1 : in[0].shape[d]);
+  if (out[0].shape != expected)
+    fail("{}: result has shape {}, expected {}", step.op,
+         formatShape(out[0].shape), formatShape(expected));
+  DeviceTensor staged{r.scratch(in[0].bytes()), in[0].dtype, moved};
+  launchTranspose(r.module(layoutSource()), r.stream(), in[0], order, staged);
+  std::vector<int64_t> trailing;
+  for (int64_t d = kept; d < static_cast<int64_t>(order.size()); ++d)
+    trailing.push_back(d);
+  DeviceTensor result = out[0];
+  result.shape.assign(moved.begin(), moved.begin() + kept);
+  launchReduce(r.module(reduceSource()), r.stream(), kKind, staged, trailing,
+               false, result);
 }
 
 void launchCumsumStep(StepResources &r, const PlanStep &step,

@@ -500,6 +500,36 @@ ReductionView reductionView(const Shape &shape,
   return view;
 }
 
+std::vector<int64_t> reductionReorder(const Shape &shape,
+                                      const std::vector<int64_t> &axes,
+                                      const char *op) {
+  int64_t rank = static_cast<int64_t>(shape.size());
+  std::vector<bool> reduced(rank, false);
+  for (int64_t axis : axes) {
+    int64_t a = detail::normalizeAxisOf(axis, rank, op);
+    if (reduced[a])
+      fail("{}: axis {} is listed twice", op, axis);
+    reduced[a] = true;
+  }
+  int64_t first = -1, last = -1;
+  for (int64_t d = 0; d < rank; ++d)
+    if (reduced[d] && shape[d] != 1) {
+      first = first < 0 ? d : first;
+      last = d;
+    }
+  bool consecutive = true;
+  for (int64_t d = first + 1; d < last; ++d)
+    consecutive = consecutive && (reduced[d] || shape[d] == 1);
+  if (first < 0 || consecutive)
+    return {};
+  std::vector<int64_t> order;
+  for (bool wantReduced : {false, true})
+    for (int64_t d = 0; d < rank; ++d)
+      if (reduced[d] == wantReduced)
+        order.push_back(d);
+  return order;
+}
+
 void launchReduce(const Module &module, const Stream &stream, ReduceKind kind,
                   const DeviceTensor &x, const std::vector<int64_t> &axes,
                   bool keepDims, const DeviceTensor &out) {

@@ -43,13 +43,24 @@ bool reductionIsSequential(int64_t extent, int64_t inner);
 
 /// [outer, reduced, inner] for `axes` of a tensor of `shape`, ignoring
 /// dimensions of size 1; fails naming `op` when the reduced dimensions are
-/// not consecutive (the CPU takes any set; these kernels do not).
+/// not consecutive (the step launcher first transposes such a tensor by
+/// reductionReorder).
 struct ReductionView {
   int64_t outer = 1, extent = 1, inner = 1;
 };
 ReductionView reductionView(const Shape &shape,
                             const std::vector<int64_t> &axes, bool keepDims,
                             const Shape &outShape, const char *op);
+
+/// For axes that are not consecutive (size-1 dimensions aside): the order of
+/// dimensions that puts the kept ones first and the reduced ones last, each
+/// in their order; empty when reductionView takes `axes` as they are.
+/// Transposing x by it and reducing its trailing axes.size() dimensions gives
+/// the same elements, each summed in the CPU's order (row-major over the
+/// reduced dimensions). Axes are checked as cpu::reduceSum checks them.
+std::vector<int64_t> reductionReorder(const Shape &shape,
+                                      const std::vector<int64_t> &axes,
+                                      const char *op);
 
 enum class ReduceKind { Sum, Max, Mean };
 

@@ -482,6 +482,68 @@ TEST(ReduceView, ViewsConsecutiveAxesAndRejectsOthers) {
   EXPECT_THROW(reductionView({4, 5}, {1}, false, {5}, "r"), Error);
 }
 
+// Scattered axes are transposed to the end first (the step launcher does so
+// on the device): the CPU kernels, run both ways, must agree bit for bit, as
+// both sum row-major over the reduced dimensions.
+TEST(ReduceView, ReorderingScatteredAxesKeepsTheCpusResult) {
+  EXPECT_TRUE(reductionReorder({8, 257, 1152}, {1}, "r").empty());
+  EXPECT_TRUE(reductionReorder({1, 7, 1, 5}, {1, 3}, "r").empty());
+  EXPECT_TRUE(reductionReorder({4, 5, 6}, {}, "r").empty());
+  EXPECT_EQ(reductionReorder({4, 5, 6}, {0, 2}, "r"),
+            (std::vector<int64_t>{1, 0, 2}));
+  EXPECT_EQ(reductionReorder({3, 4, 5, 6, 7}, {-1, 1, 3}, "r"),
+            (std::vector<int64_t>{0, 2, 1, 3, 4}));
+  EXPECT_THROW(reductionReorder({4, 5}, {2}, "r"), Error);
+  EXPECT_THROW(reductionReorder({4, 5}, {0, -2}, "r"), Error);
+
+  struct Case {
+    Shape shape;
+    std::vector<int64_t> axes;
+    DType dtype;
+  };
+  const std::vector<Case> cases = {
+      {{4, 5, 6}, {0, 2}, DType::F32},
+      {{3, 4, 5, 6, 7}, {-1, 1, 3}, DType::BF16},
+      {{16, 1152, 40}, {0, 2}, DType::F32},
+      {{6, 1, 9, 2}, {3, 0}, DType::F64},
+      {{5, 3, 4}, {0, 2}, DType::I64},
+  };
+  uint32_t seed = 300;
+  for (const Case &c : cases) {
+    SCOPED_TRACE(formatShape(c.shape));
+    Tensor x = c.dtype == DType::I64 ? Tensor(DType::I64, c.shape)
+                                     : randomTensor(c.dtype, c.shape, ++seed);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      if (c.dtype == DType::I64)
+        x.data<int64_t>()[i] = (i * 7919) % 1001 - 500;
+    std::vector<int64_t> order = reductionReorder(c.shape, c.axes, "r");
+    ASSERT_FALSE(order.empty());
+    Shape moved, kept;
+    for (size_t i = 0; i < order.size(); ++i) {
+      moved.push_back(c.shape[order[i]]);
+      if (i < order.size() - c.axes.size())
+        kept.push_back(c.shape[order[i]]);
+    }
+    Tensor staged(c.dtype, moved);
+    cpu::transpose(x, order, staged);
+    std::vector<int64_t> trailing;
+    for (size_t d = kept.size(); d < order.size(); ++d)
+      trailing.push_back(static_cast<int64_t>(d));
+    using Reduce =
+        void (*)(const Tensor &, const std::vector<int64_t> &, bool, Tensor &);
+    std::vector<Reduce> kinds = {cpu::reduceSum, cpu::reduceMax};
+    if (isFloat(c.dtype))
+      kinds.push_back(cpu::reduceMean);
+    for (Reduce reduce : kinds) {
+      Tensor direct(c.dtype, kept), reordered(c.dtype, kept);
+      reduce(x, c.axes, false, direct);
+      reduce(staged, trailing, false, reordered);
+      EXPECT_EQ(0,
+                std::memcmp(direct.raw(), reordered.raw(), direct.byteSize()));
+    }
+  }
+}
+
 // On the GPU ------------------------------------------------------------------
 
 using GpuReduce = GpuTest;
