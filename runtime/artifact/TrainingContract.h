@@ -6,6 +6,9 @@ namespace pgc::contract {
 
 constexpr const char *kTrainStep = "train_step";
 constexpr const char *kApplyUpdate = "apply_update";
+/// forward's and train_step's rank-0 output that pgc run reads: the mean loss
+/// of the micro-batch.
+constexpr const char *kLoss = "loss";
 /// train_step's extra rank-0 input: the factor on this micro-batch's gradient.
 constexpr const char *kLossScale = "loss_scale";
 /// train_step's i64 [2] input when LoRA dropout is on: the run's seed and the

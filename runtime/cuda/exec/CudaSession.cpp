@@ -88,6 +88,10 @@ struct CudaSession::State {
   ArtifactKernels kernels;
   /// Per plan buffer: its device memory when persistent.
   std::vector<std::unique_ptr<DeviceBuffer>> persistent;
+  /// Per plan buffer: whether a step of some entry point writes it. Frozen
+  /// weights are not, so downloadState leaves the host's copy (1.7 GB of
+  /// NF4 storage for the 3B model) as it is.
+  std::vector<bool> writtenBySteps;
   struct Entry {
     ArenaPlan layout;
     std::unique_ptr<DeviceBuffer> arena; // allocated at the first run
@@ -161,8 +165,13 @@ CudaSession::CudaSession(const Context &context, Plan plan, KernelCache &cache)
     else // as the CPU Session's fresh tensors: gradients start at zero
       fillBytes(s.stream, s.persistent[i]->address(), 0, bytes);
   }
-  for (const PlanEntryPoint &entry : s.plan.entryPoints)
+  s.writtenBySteps.assign(s.plan.buffers.size(), false);
+  for (const PlanEntryPoint &entry : s.plan.entryPoints) {
     s.entries.push_back({planCudaArena(s.plan, entry), nullptr});
+    for (const PlanStep &step : entry.steps)
+      for (uint32_t output : step.outputs)
+        s.writtenBySteps[output] = true;
+  }
   s.stream.synchronize();
 }
 
@@ -214,6 +223,11 @@ void CudaSession::downloadState(Session &host) const {
     if (!s.persistent[i] || s.plan.buffers[i].role == BufferRole::Constant)
       continue;
     Tensor &value = host.persistentBuffer(static_cast<uint32_t>(i));
+    bool hostHoldsIt = value.defined() &&
+                       value.shape() == s.plan.buffers[i].shape &&
+                       value.dtype() == s.plan.buffers[i].dtype;
+    if (hostHoldsIt && !s.writtenBySteps[i])
+      continue; // the device holds what uploadState copied from the host
     if (!value.defined() || value.numel() == 0)
       value = Tensor(s.plan.buffers[i].dtype, s.plan.buffers[i].shape);
     copyToHost(s.stream, value.raw(), s.persistent[i]->address(),
@@ -224,10 +238,23 @@ void CudaSession::downloadState(Session &host) const {
 
 TensorMap CudaSession::run(const std::string &entryName,
                            const TensorMap &inputs) {
+  const PlanEntryPoint *entry = state_->plan.findEntryPoint(entryName);
+  if (!entry)
+    fail("no entry point '{}' in this artifact", entryName);
+  return run(entryName, inputs, entry->outputNames);
+}
+
+TensorMap CudaSession::run(const std::string &entryName,
+                           const TensorMap &inputs,
+                           const std::vector<std::string> &outputs) {
   State &s = *state_;
   const PlanEntryPoint *entry = s.plan.findEntryPoint(entryName);
   if (!entry)
     fail("no entry point '{}' in this artifact", entryName);
+  for (const std::string &name : outputs)
+    if (std::find(entry->outputNames.begin(), entry->outputNames.end(), name) ==
+        entry->outputNames.end())
+      fail("entry point '{}' has no output named '{}'", entryName, name);
   State::Entry &memory =
       s.entries[static_cast<size_t>(entry - s.plan.entryPoints.data())];
   if (!memory.arena) {
@@ -300,6 +327,9 @@ TensorMap CudaSession::run(const std::string &entryName,
 
   TensorMap results;
   for (size_t i = 0; i < entry->outputs.size(); ++i) {
+    if (std::find(outputs.begin(), outputs.end(), entry->outputNames[i]) ==
+        outputs.end())
+      continue;
     uint32_t index = entry->outputs[i];
     const PlanBuffer &buffer = s.plan.buffers[index];
     Tensor value(buffer.dtype, buffer.shape);

@@ -345,6 +345,34 @@ TEST_F(GpuSession, CarriedArtifactsTrainLikeTheCpu) {
                                 << " output " << output;
       }
     }
+    // downloadState brings back what the steps wrote (trainable parameters,
+    // gradients, AdamW moments) into a session initialised as `cpu` was; the
+    // frozen weights it skips must then be the CPU's too.
+    Session mirror(plan);
+    mirror.initializeParameters(11);
+    gpu.downloadState(mirror);
+    for (const PlanParameter &param : plan.parameters) {
+      double worst = relativeNormError(cpu.parameter(param.name),
+                                       mirror.parameter(param.name));
+      EXPECT_LE(worst, bound) << name << " parameter " << param.name;
+    }
+    for (const std::string &state : cpu.stateNames())
+      EXPECT_LE(relativeNormError(cpu.state(state), mirror.state(state)), bound)
+          << name << " state " << state;
+    // Only the outputs asked for come back (pgc run asks train_step for its
+    // loss alone), with the bytes of a full run: forward changes no state.
+    if (const PlanEntryPoint *forward = plan.findEntryPoint("forward")) {
+      TensorMap inputs = inputsFor(plan, *forward, 500);
+      TensorMap all = gpu.run("forward", inputs);
+      const std::string &first = forward->outputNames.front();
+      TensorMap one = gpu.run("forward", inputs, {first});
+      ASSERT_EQ(one.size(), 1u) << name;
+      ASSERT_EQ(one.at(first).byteSize(), all.at(first).byteSize()) << name;
+      EXPECT_EQ(0, std::memcmp(one.at(first).raw(), all.at(first).raw(),
+                               all.at(first).byteSize()))
+          << name;
+      EXPECT_THROW(gpu.run("forward", inputs, {"no_such_output"}), Error);
+    }
     std::printf("%s: %zu calls, worst relative norm difference %.3g (bound "
                 "%.3g), "
                 "%lld kernels from CUBINs, %lld compiled\n",
