@@ -5,6 +5,7 @@
 #include "runtime/artifact/Plan.h"
 #include "runtime/cuda/ArtifactKernels.h"
 #include "runtime/cuda/exec/CudaSession.h"
+#include "runtime/exec/MemoryReport.h"
 #include "runtime/support/Error.h"
 
 #include <fmt/format.h>
@@ -53,6 +54,40 @@ std::string binaryProblem(const PlanKernel &kernel) {
     return fmt::format(" (BAD: {})", e.what());
   }
   return "";
+}
+
+/// What the plan keeps across calls, and per entry point the arena of its
+/// temporaries on each executor with what fills it at the fullest step.
+void printMemory(const Plan &plan) {
+  PersistentBytes kept = persistentBytes(plan);
+  fmt::print("\nmemory\n  persistent {}: parameters {} ({} trainable), "
+             "gradients {}, optimizer state {}, constants {}\n",
+             formatBytes(kept.total()), formatBytes(kept.parameters),
+             formatBytes(kept.trainableParameters), formatBytes(kept.gradients),
+             formatBytes(kept.optimizerState), formatBytes(kept.constants));
+  for (const PlanEntryPoint &entry : plan.entryPoints) {
+    ArenaPlan cpu = planArena(plan, entry);
+    ArenaPlan gpu = cuda::planCudaArena(plan, entry);
+    ArenaPeak peak = arenaPeak(plan, gpu, cuda::kDeviceAlignment);
+    fmt::print("  {}: arena {} on the CPU, {} on the GPU", entry.name,
+               formatBytes(cpu.bytes), formatBytes(gpu.bytes));
+    if (peak.step < 0) {
+      fmt::print("\n");
+      continue;
+    }
+    size_t step =
+        std::min(static_cast<size_t>(peak.step), entry.steps.size() - 1);
+    fmt::print("; fullest at step {} ({}), {} alive in {} buffers, the "
+               "largest:\n",
+               step, entry.steps[step].op, formatBytes(peak.liveBytes),
+               peak.largest.size());
+    for (size_t i = 0; i < std::min<size_t>(5, peak.largest.size()); ++i) {
+      const PlanBuffer &b = plan.buffers[peak.largest[i]];
+      fmt::print("    {} {}\n", describeBuffer(plan, peak.largest[i]),
+                 formatBytes(static_cast<size_t>(numElements(b.shape)) *
+                             dtypeSize(b.dtype)));
+    }
+  }
 }
 
 /// Whether the GPU executor can run the plan, and if not which ops lack a
@@ -146,6 +181,7 @@ void inspect(const std::string &path, bool showSteps) {
                    binaryProblem(kernel));
     }
   }
+  printMemory(plan);
   printGpuCoverage(plan);
   if (plan.metadata.empty())
     return;
@@ -165,7 +201,8 @@ CommandAction registerInspect(CLI::App &app) {
   CLI::App *sub = app.add_subcommand(
       "inspect",
       "Print a .pgc artifact: entry points, steps, parameters, kernels, "
-      "which steps the GPU executor cannot run yet, metadata");
+      "memory (persistent and per entry point), which steps the GPU executor "
+      "cannot run yet, metadata");
   sub->add_option("file", inspectPath, "The .pgc artifact")->required();
   sub->add_flag("!--no-steps", inspectSteps, "Leave out the step listing");
   return [] {

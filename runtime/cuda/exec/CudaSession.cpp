@@ -17,10 +17,6 @@
 namespace pgc::cuda {
 namespace {
 
-// cuBLASLt's heuristics assume 256-byte aligned operands; every device
-// buffer and arena offset honours that.
-constexpr size_t kDeviceAlignment = 256;
-
 bool isFusedGroupHead(const PlanStep &step) {
   return step.attributes.count(kStepKernel) != 0;
 }

@@ -26,6 +26,10 @@ std::vector<std::string> stepsWithoutCudaKernel(const Plan &plan);
 /// only in fused groups).
 bool hasCudaLauncher(const std::string &op);
 
+/// Offsets and sizes of device buffers are multiples of this (cuBLASLt's
+/// heuristics assume 256-byte aligned operands).
+constexpr size_t kDeviceAlignment = 256;
+
 /// The arena of `entry` on the GPU: planArena with 256-byte offsets, where
 /// every buffer a fused group touches is live at the group's first step. The
 /// group runs as one kernel that reads all its inputs and writes all its

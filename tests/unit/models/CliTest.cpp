@@ -245,6 +245,13 @@ TEST(PgcInspectCli, SaysWhetherTheGpuExecutorRunsEveryStep) {
   EXPECT_NE(tinyInspect.out.find("\ngpu: every step has a GPU kernel\n"),
             std::string::npos)
       << tinyInspect.out;
+  // The memory section: persistent bytes, and one arena line per entry.
+  EXPECT_NE(tinyInspect.out.find("\nmemory\n  persistent "), std::string::npos)
+      << tinyInspect.out;
+  for (const char *entry : {"forward", "train_step", "apply_update"})
+    EXPECT_NE(tinyInspect.out.find(std::string("\n  ") + entry + ": arena "),
+              std::string::npos)
+        << entry;
   // The same MLP with its fused groups taken apart: its elementwise steps
   // have no kernel of their own.
   Plan unfused = readArtifact(folder + "/mlp.pgc");
