@@ -163,6 +163,26 @@ void setEvalMode(mlir::ModuleOp module) {
     pgc::fail("pg-eval-mode on 'forward' failed (see the diagnostics above)");
 }
 
+// pg-rematerialize-dequant, on the way to an artifact only (after every
+// CSE): an NF4 weight's backward use dequantizes it again instead of keeping
+// the forward's bf16 copy alive across the step.
+void rematerializeDequant(mlir::ModuleOp module) {
+  auto count = [&] {
+    int64_t n = 0;
+    module.walk([&](mlir::pg::DequantNF4Op) { ++n; });
+    return n;
+  };
+  int64_t before = count();
+  mlir::PassManager pm(module.getContext());
+  pm.addPass(mlir::pg::createPgRematerializeDequant());
+  if (mlir::failed(pm.run(module)))
+    pgc::fail("pg-rematerialize-dequant failed (see the diagnostics above)");
+  if (int64_t added = count() - before; added > 0)
+    std::printf("pg-rematerialize-dequant: %lld NF4 weights dequantized "
+                "again next to their backward use\n",
+                static_cast<long long>(added));
+}
+
 // pg-fuse, the last pass, run only on the way to an artifact (the IR printed
 // or written as .mlir stays open to every other pass): runs of elementwise
 // ops become pg.fusion kernels, whose CUDA source the artifact carries. The
@@ -274,6 +294,7 @@ int compile(const CompileOptions &options) {
                 ir.size());
     return 0;
   }
+  rematerializeDequant(module.module());
   fuseElementwise(module.module());
   pgc::Plan plan = pgc::compiler::lowerToPlan(module.module());
   // The configuration travels with the artifact, so that `pgc export` can

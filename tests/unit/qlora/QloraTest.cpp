@@ -10,6 +10,7 @@
 #include "models/paligemma/Config.h"
 #include "models/paligemma/PaliGemma.h"
 #include "passes/Passes.h"
+#include "runtime/exec/ArenaPlan.h"
 #include "runtime/exec/Nf4Storage.h"
 #include "runtime/exec/Session.h"
 #include "runtime/quant/Nf4.h"
@@ -377,6 +378,66 @@ TEST(Nf4Parameters, StorageBytesRoundTripAndBadShapesFail) {
     EXPECT_NE(std::string(e.what()).find("mlp.fc1.weight"), std::string::npos)
         << e.what();
   }
+}
+
+// pg-rematerialize-dequant with max-distance 0 gives every use of an NF4
+// weight its own dequantization: the training step must compute the same
+// bits (dequantization is a pure function of the stored codes), with more
+// dequant_nf4 steps and never a larger arena.
+TEST(RematerializeDequant, TrainStepIsBitIdenticalWithOwnDequantizations) {
+  std::string policy = writePolicy(
+      "remat.yaml", std::string(kLoraPolicy) +
+                        "quantize: {nf4: [q_proj, down_proj], block: 64, "
+                        "double_quant: true}\n");
+  struct Compiled {
+    Plan plan;
+    size_t dequantSteps = 0;
+    TensorMap outputs;
+  };
+  auto compile = [&](bool rematerialize) {
+    mlir::MLIRContext context;
+    ModuleBuilder module(context);
+    buildBlock(module, DType::BF16);
+    Pipeline p{policy, true, true, true};
+    EXPECT_TRUE(mlir::succeeded(runPasses(module.module(), p)));
+    if (rematerialize) {
+      mlir::PassManager pm(&context);
+      mlir::pg::PgRematerializeDequantOptions options;
+      options.maxDistance = 0;
+      pm.addPass(mlir::pg::createPgRematerializeDequant(options));
+      EXPECT_TRUE(mlir::succeeded(pm.run(module.module())));
+    }
+    Compiled c{compiler::lowerToPlan(module.module()), 0, {}};
+    for (const PlanStep &step : c.plan.findEntryPoint("train_step")->steps)
+      c.dequantSteps += step.op == "dequant_nf4";
+    Session session(c.plan);
+    session.initializeParameters(5);
+    for (const PlanParameter &param : c.plan.parameters)
+      if (param.name.find("lora_B") != std::string::npos)
+        session.setParameter(param.name,
+                             randomTensor(DType::F32,
+                                          session.parameter(param.name).shape(),
+                                          17));
+    c.outputs = session.run("train_step",
+                            {{"x", randomTensor(DType::BF16, {2, 3, kIn}, 8)}});
+    return c;
+  };
+  Compiled kept = compile(false), again = compile(true);
+  // The down_proj weight feeds the forward matmul and the backward one that
+  // carries the gradient to q_proj's adapter.
+  EXPECT_EQ(kept.dequantSteps, 2u);
+  EXPECT_EQ(again.dequantSteps, 3u);
+  ASSERT_EQ(kept.outputs.size(), again.outputs.size());
+  for (const auto &[name, value] : kept.outputs) {
+    const pgc::Tensor &other = again.outputs.at(name);
+    ASSERT_EQ(value.byteSize(), other.byteSize()) << name;
+    EXPECT_EQ(0, std::memcmp(value.raw(), other.raw(), value.byteSize()))
+        << name;
+  }
+  const PlanEntryPoint &keptStep = *kept.plan.findEntryPoint("train_step");
+  const PlanEntryPoint &againStep = *again.plan.findEntryPoint("train_step");
+  EXPECT_LE(planArena(again.plan, againStep).bytes,
+            planArena(kept.plan, keptStep).bytes);
 }
 
 TEST(Policy, ReadsLoraAndQuantizeSections) {
