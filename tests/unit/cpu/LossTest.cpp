@@ -3,6 +3,8 @@
 #include "runtime/cpu/Kernels.h"
 #include "tests/unit/cpu/TestUtil.h"
 
+#include <cstring>
+
 namespace pgc::cpu {
 namespace {
 using namespace test;
@@ -31,6 +33,48 @@ TEST(CpuCrossEntropy, TokenMeanSkipsIgnoredLabels) {
     crossEntropy(logits, labels, -100, out);
     EXPECT_NEAR(out.at(0), total / count,
                 (dtype == DType::F64 ? 1e-14 : 1e-6) * total / count);
+  }
+}
+
+// PaliGemma's shifted loss takes the whole logits against labels moved left
+// with ignore_index last, instead of the logits without their last row: the
+// loss must be the same bits, and the gradient the same rows plus a zero row.
+TEST(CpuCrossEntropy, IgnoringTheLastRowEqualsDroppingIt) {
+  std::mt19937 rng(17);
+  for (DType dtype : {DType::F32, DType::F64}) {
+    const int64_t B = 3, L = 37, V = 29;
+    Tensor logits = randomTensor(dtype, {B, L, V}, rng, -6, 6);
+    Tensor shortLabels = randomInts(DType::I64, {B, L - 1}, rng, 0, V - 1);
+    shortLabels.set(4, -100);
+    shortLabels.set(L + 2, -100);
+    Tensor shortLogits(dtype, {B, L - 1, V});
+    slice(logits, {0, 0, 0}, {B, L - 1, V}, {1, 1, 1}, shortLogits);
+    Tensor fullLabels(DType::I64, {B, L});
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < L; ++i)
+        fullLabels.set(b * L + i,
+                       i + 1 < L ? shortLabels.at(b * (L - 1) + i) : -100);
+    DType lossType = dtype == DType::F64 ? DType::F64 : DType::F32;
+    Tensor dropped(lossType, {}), ignored(lossType, {});
+    crossEntropy(shortLogits, shortLabels, -100, dropped);
+    crossEntropy(logits, fullLabels, -100, ignored);
+    EXPECT_EQ(0, std::memcmp(dropped.raw(), ignored.raw(), dropped.byteSize()));
+
+    Tensor dloss(lossType, {});
+    dloss.set(0, 0.75);
+    Tensor shortGrad(dtype, {B, L - 1, V}), fullGrad(dtype, {B, L, V});
+    crossEntropyGrad(shortLogits, shortLabels, -100, dloss, shortGrad);
+    crossEntropyGrad(logits, fullLabels, -100, dloss, fullGrad);
+    size_t row = static_cast<size_t>(V) * dtypeSize(dtype);
+    for (int64_t b = 0; b < B; ++b) {
+      const char *full =
+          static_cast<const char *>(fullGrad.raw()) + b * L * row;
+      const char *part =
+          static_cast<const char *>(shortGrad.raw()) + b * (L - 1) * row;
+      EXPECT_EQ(0, std::memcmp(full, part, (L - 1) * row)) << b;
+      for (int64_t c = 0; c < V; ++c)
+        EXPECT_EQ(fullGrad.at((b * L + L - 1) * V + c), 0.0);
+    }
   }
 }
 
