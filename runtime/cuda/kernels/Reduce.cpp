@@ -451,17 +451,51 @@ bool reductionIsSequential(int64_t extent, int64_t inner) {
   return inner >= 32 || extent <= 32;
 }
 
+namespace {
+
+/// Which dimensions `axes` reduce (checked as the CPU checks them), and the
+/// first and last reduced one not of size 1 (-1 when there is none).
+struct ReducedDims {
+  std::vector<bool> reduced;
+  int64_t first = -1, last = -1;
+
+  /// Whether only reduced dimensions or ones of size 1 lie between first and
+  /// last, so that x is [outer, extent, inner].
+  bool consecutive(const Shape &shape) const {
+    for (int64_t d = first + 1; d < last; ++d)
+      if (!reduced[d] && shape[d] != 1)
+        return false;
+    return true;
+  }
+};
+
+ReducedDims reducedDims(const Shape &shape, const std::vector<int64_t> &axes,
+                        const char *op) {
+  int64_t rank = static_cast<int64_t>(shape.size());
+  ReducedDims dims;
+  dims.reduced.assign(rank, false);
+  for (int64_t axis : axes) {
+    int64_t a = detail::normalizeAxisOf(axis, rank, op);
+    if (dims.reduced[a])
+      fail("{}: axis {} is listed twice", op, axis);
+    dims.reduced[a] = true;
+  }
+  for (int64_t d = 0; d < rank; ++d)
+    if (dims.reduced[d] && shape[d] != 1) {
+      dims.first = dims.first < 0 ? d : dims.first;
+      dims.last = d;
+    }
+  return dims;
+}
+
+} // namespace
+
 ReductionView reductionView(const Shape &shape,
                             const std::vector<int64_t> &axes, bool keepDims,
                             const Shape &outShape, const char *op) {
   int64_t rank = static_cast<int64_t>(shape.size());
-  std::vector<bool> reduced(rank, false);
-  for (int64_t axis : axes) {
-    int64_t a = detail::normalizeAxisOf(axis, rank, op);
-    if (reduced[a])
-      fail("{}: axis {} is listed twice", op, axis);
-    reduced[a] = true;
-  }
+  ReducedDims dims = reducedDims(shape, axes, op);
+  const std::vector<bool> &reduced = dims.reduced;
   Shape expected;
   int64_t extent = 1, kept = 1;
   for (int64_t d = 0; d < rank; ++d) {
@@ -483,49 +517,26 @@ ReductionView reductionView(const Shape &shape,
   }
   // Dimensions of size 1 can sit anywhere; the others that are reduced must
   // be consecutive so that x is [outer, extent, inner].
-  int64_t first = -1, last = -1;
-  for (int64_t d = 0; d < rank; ++d)
-    if (reduced[d] && shape[d] != 1) {
-      first = first < 0 ? d : first;
-      last = d;
-    }
-  for (int64_t d = first + 1; d < last; ++d)
-    if (!reduced[d] && shape[d] != 1)
-      fail("{}: the GPU kernel reduces consecutive axes only; axes {} of "
-           "shape {} are not",
-           op, formatAxes(axes), formatShape(shape));
+  if (!dims.consecutive(shape))
+    fail("{}: the GPU kernel reduces consecutive axes only; axes {} of "
+         "shape {} are not",
+         op, formatAxes(axes), formatShape(shape));
   for (int64_t d = 0; d < rank; ++d)
     if (!reduced[d])
-      (first >= 0 && d > last ? view.inner : view.outer) *= shape[d];
+      (dims.first >= 0 && d > dims.last ? view.inner : view.outer) *= shape[d];
   return view;
 }
 
 std::vector<int64_t> reductionReorder(const Shape &shape,
                                       const std::vector<int64_t> &axes,
                                       const char *op) {
-  int64_t rank = static_cast<int64_t>(shape.size());
-  std::vector<bool> reduced(rank, false);
-  for (int64_t axis : axes) {
-    int64_t a = detail::normalizeAxisOf(axis, rank, op);
-    if (reduced[a])
-      fail("{}: axis {} is listed twice", op, axis);
-    reduced[a] = true;
-  }
-  int64_t first = -1, last = -1;
-  for (int64_t d = 0; d < rank; ++d)
-    if (reduced[d] && shape[d] != 1) {
-      first = first < 0 ? d : first;
-      last = d;
-    }
-  bool consecutive = true;
-  for (int64_t d = first + 1; d < last; ++d)
-    consecutive = consecutive && (reduced[d] || shape[d] == 1);
-  if (first < 0 || consecutive)
+  ReducedDims dims = reducedDims(shape, axes, op);
+  if (dims.first < 0 || dims.consecutive(shape))
     return {};
   std::vector<int64_t> order;
   for (bool wantReduced : {false, true})
-    for (int64_t d = 0; d < rank; ++d)
-      if (reduced[d] == wantReduced)
+    for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d)
+      if (dims.reduced[d] == wantReduced)
         order.push_back(d);
   return order;
 }
