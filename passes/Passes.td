@@ -284,21 +284,24 @@ def PgEvalMode : Pass<"pg-eval-mode", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::pg::PgDialect"];
 }
 
-def PgRematerializeDequant : Pass<"pg-rematerialize-dequant", "::mlir::ModuleOp"> {
-  let summary = "Dequantize an NF4 weight again where it is used far from its last use";
+def PgRematerialize : Pass<"pg-rematerialize", "::mlir::ModuleOp"> {
+  let summary = "Recompute NF4 dequantizations and widening casts next to far uses";
   let description = [{
-    A `pg.dequant_nf4` result used by the forward matmul and again by the
-    backward one (dx = dy·W) would stay alive across the whole step: for the
-    3B QLoRA step that is 4.4 GiB of bf16 weights, a third of train_step's
-    peak, to save a kernel that reads 0.56 bytes per weight. In each
-    function, walking the uses of every dequantized weight in program order,
-    a use more than `max-distance` ops after the previous one (or after the
-    dequantization, for the first) gets its own `pg.dequant_nf4`, placed
-    right before it; nearby uses share one. A dequantization left without
-    uses is erased. The values are the same bits, so any executor computes
-    the same results; only lifetimes (the arena, pgc inspect's memory
-    section) shrink. bitsandbytes' Linear4bit dequantizes in its backward
-    the same way. Run it after CSE, which would merge the copies again.
+    Values that a forward op makes from a smaller one and the backward pass
+    reads again would stay alive across the whole training step: a
+    `pg.dequant_nf4` result (bf16, 3.6x its NF4 storage) that the forward
+    matmul and the backward one (dx = dy·W) share, or a `pg.cast` to a wider
+    element type (LoRA's f32 copy of a bf16 activation, which its A
+    gradient reads). For the 3B QLoRA step the dequantized weights alone are
+    4.4 GiB, a third of train_step's peak. In each function, walking the uses
+    of every such value in program order, a use more than `max-distance` ops
+    after the previous one (or after the value's op, for the first) gets its
+    own copy of the op, placed right before it; nearby uses share one. An op
+    left without uses is erased. The copies compute the same bits, so every
+    executor gives the same results; only lifetimes (the arena, pgc
+    inspect's memory section) shrink, for the price of running the op again.
+    bitsandbytes' Linear4bit dequantizes again in its backward the same way.
+    Run it after CSE, which would merge the copies.
 
     Before (`max-distance=2`):
     ```mlir
@@ -322,11 +325,11 @@ def PgRematerializeDequant : Pass<"pg-rematerialize-dequant", "::mlir::ModuleOp"
   }];
   let options = [
     Option<"maxDistance", "max-distance", "int64_t", "64",
-           "Ops between two uses beyond which the second dequantizes again">,
+           "Ops between two uses beyond which the second recomputes the value">,
   ];
   let statistics = [
     Statistic<"numRematerialized", "rematerialized",
-              "pg.dequant_nf4 ops added next to a far use">,
+              "ops copied next to a far use">,
   ];
   let dependentDialects = ["::mlir::pg::PgDialect"];
 }

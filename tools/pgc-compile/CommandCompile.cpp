@@ -163,23 +163,25 @@ void setEvalMode(mlir::ModuleOp module) {
     pgc::fail("pg-eval-mode on 'forward' failed (see the diagnostics above)");
 }
 
-// pg-rematerialize-dequant, on the way to an artifact only (after every
-// CSE): an NF4 weight's backward use dequantizes it again instead of keeping
-// the forward's bf16 copy alive across the step.
-void rematerializeDequant(mlir::ModuleOp module) {
+// pg-rematerialize, on the way to an artifact only (after every CSE): NF4
+// weights are dequantized again and widening casts redone next to their
+// backward use, instead of their results being kept alive across the step.
+void rematerialize(mlir::ModuleOp module) {
   auto count = [&] {
     int64_t n = 0;
-    module.walk([&](mlir::pg::DequantNF4Op) { ++n; });
+    module.walk([&](mlir::Operation *op) {
+      n += mlir::isa<mlir::pg::DequantNF4Op, mlir::pg::CastOp>(op);
+    });
     return n;
   };
   int64_t before = count();
   mlir::PassManager pm(module.getContext());
-  pm.addPass(mlir::pg::createPgRematerializeDequant());
+  pm.addPass(mlir::pg::createPgRematerialize());
   if (mlir::failed(pm.run(module)))
-    pgc::fail("pg-rematerialize-dequant failed (see the diagnostics above)");
+    pgc::fail("pg-rematerialize failed (see the diagnostics above)");
   if (int64_t added = count() - before; added > 0)
-    std::printf("pg-rematerialize-dequant: %lld NF4 weights dequantized "
-                "again next to their backward use\n",
+    std::printf("pg-rematerialize: %lld more ops, dequantizations and "
+                "widening casts recomputed next to far uses\n",
                 static_cast<long long>(added));
 }
 
@@ -294,7 +296,7 @@ int compile(const CompileOptions &options) {
                 ir.size());
     return 0;
   }
-  rematerializeDequant(module.module());
+  rematerialize(module.module());
   fuseElementwise(module.module());
   pgc::Plan plan = pgc::compiler::lowerToPlan(module.module());
   // The configuration travels with the artifact, so that `pgc export` can

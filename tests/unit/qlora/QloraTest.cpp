@@ -380,11 +380,11 @@ TEST(Nf4Parameters, StorageBytesRoundTripAndBadShapesFail) {
   }
 }
 
-// pg-rematerialize-dequant with max-distance 0 gives every use of an NF4
-// weight its own dequantization: the training step must compute the same
-// bits (dequantization is a pure function of the stored codes), with more
-// dequant_nf4 steps and never a larger arena.
-TEST(RematerializeDequant, TrainStepIsBitIdenticalWithOwnDequantizations) {
+// pg-rematerialize with max-distance 0 gives every use of an NF4 weight its
+// own dequantization, and of a widening cast its own cast: the training step
+// must compute the same bits (both are pure functions of their operand), with
+// more dequant_nf4 steps and never a larger arena.
+TEST(Rematerialize, TrainStepIsBitIdenticalWithOwnDequantizations) {
   std::string policy = writePolicy(
       "remat.yaml", std::string(kLoraPolicy) +
                         "quantize: {nf4: [q_proj, down_proj], block: 64, "
@@ -402,9 +402,9 @@ TEST(RematerializeDequant, TrainStepIsBitIdenticalWithOwnDequantizations) {
     EXPECT_TRUE(mlir::succeeded(runPasses(module.module(), p)));
     if (rematerialize) {
       mlir::PassManager pm(&context);
-      mlir::pg::PgRematerializeDequantOptions options;
+      mlir::pg::PgRematerializeOptions options;
       options.maxDistance = 0;
-      pm.addPass(mlir::pg::createPgRematerializeDequant(options));
+      pm.addPass(mlir::pg::createPgRematerialize(options));
       EXPECT_TRUE(mlir::succeeded(pm.run(module.module())));
     }
     Compiled c{compiler::lowerToPlan(module.module()), 0, {}};
