@@ -39,7 +39,8 @@ struct CompileOptions {
   std::string config; // --model paligemma: built-in name or config.json
   bool printParams = false;
   bool train = false;
-  bool strict = false; // policy warnings are errors
+  bool strict = false;       // policy warnings are errors
+  bool rematerialize = true; // pg-rematerialize on the way to an artifact
   std::string optim = "adamw_torch";
   std::string policy; // YAML policy or peft adapter_config.json
   std::string target = "cpu";
@@ -296,7 +297,8 @@ int compile(const CompileOptions &options) {
                 ir.size());
     return 0;
   }
-  rematerialize(module.module());
+  if (options.rematerialize)
+    rematerialize(module.module());
   fuseElementwise(module.module());
   pgc::Plan plan = pgc::compiler::lowerToPlan(module.module());
   // The configuration travels with the artifact, so that `pgc export` can
@@ -354,6 +356,10 @@ SubcommandAction registerCompile(CLI::App &app) {
   sub->add_flag("--strict", options.strict,
                 "Policy warnings (a rule or target that matches nothing) are "
                 "errors");
+  sub->add_flag("!--no-rematerialize", options.rematerialize,
+                "Keep dequantized NF4 weights and widened activations alive "
+                "from forward to backward instead of recomputing them "
+                "(pg-rematerialize): more memory, less work");
   sub->add_flag("--train", options.train,
                 "Add train_step and apply_update (pg-autodiff, pg-optimizer)");
   sub->add_option("--optim", options.optim,

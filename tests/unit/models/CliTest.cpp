@@ -3,6 +3,7 @@
 #include "ModelTestSupport.h"
 
 #include "runtime/artifact/Plan.h"
+#include "runtime/exec/ArenaPlan.h"
 #include "runtime/support/FileUtil.h"
 #include "runtime/weights/Safetensors.h"
 
@@ -271,6 +272,39 @@ TEST(PgcInspectCli, SaysWhetherTheGpuExecutorRunsEveryStep) {
   EXPECT_NE(unfusedInspect.out.find(" without a GPU kernel yet: add ("),
             std::string::npos)
       << unfusedInspect.out;
+}
+
+// pgc compile runs pg-rematerialize on the way to an artifact: the QLoRA
+// step dequantizes its NF4 weights again for the backward pass and holds a
+// smaller train_step arena; --no-rematerialize keeps the forward's copies.
+TEST(PgcCompileCli, RematerializationShrinksTheArenaAndCanBeTurnedOff) {
+  std::string folder = temporaryFolder();
+  std::string compile =
+      "compile --model paligemma --config " + std::string(PGC_SOURCE_DIR) +
+      "/examples/tiny-paligemma/config.json --policy " +
+      std::string(PGC_SOURCE_DIR) +
+      "/policies/seed-qlora.yaml --dtype bf16 --batch 2 --seq-len 64 -o " +
+      folder;
+  RunResult again = runPgc(compile + "/again.pgc");
+  RunResult kept = runPgc(compile + "/kept.pgc --no-rematerialize");
+  ASSERT_EQ(again.exitCode, 0) << again.err;
+  ASSERT_EQ(kept.exitCode, 0) << kept.err;
+  EXPECT_NE(again.out.find("pg-rematerialize: "), std::string::npos)
+      << again.out;
+  EXPECT_EQ(kept.out.find("pg-rematerialize: "), std::string::npos) << kept.out;
+  Plan againPlan = readArtifact(folder + "/again.pgc");
+  Plan keptPlan = readArtifact(folder + "/kept.pgc");
+  std::filesystem::remove_all(folder);
+  auto dequantizations = [](const PlanEntryPoint &entry) {
+    return std::count_if(
+        entry.steps.begin(), entry.steps.end(),
+        [](const PlanStep &step) { return step.op == "dequant_nf4"; });
+  };
+  const PlanEntryPoint &againStep = *againPlan.findEntryPoint("train_step");
+  const PlanEntryPoint &keptStep = *keptPlan.findEntryPoint("train_step");
+  EXPECT_GT(dequantizations(againStep), dequantizations(keptStep));
+  EXPECT_LT(planArena(againPlan, againStep).bytes,
+            planArena(keptPlan, keptStep).bytes);
 }
 
 TEST(PgcCompileCli, BadCudaArchitecturesFailBeforeWriting) {
