@@ -92,13 +92,15 @@ Tensor prefixLmMask(Tensor attentionMask, Tensor tokenTypeIds) {
 // left and the last position gets ignore_index, rather than the logits
 // losing their last row: the same loss to the bit (an ignored row adds
 // nothing, and the rows sum in the same order), without a copy of the
-// logits and, in the backward pass, of their gradient (1.1 GiB each in f32
-// for the 3B recipe at batch 4).
+// logits and, in the backward pass, of their gradient. The loss reads the
+// logits in the compute dtype: cross_entropy computes in f32 from bf16 as
+// from their exact f32 cast, and its gradient, rounded once to bf16, is the
+// bits the cast's gradient would round to, without the two f32 copies
+// (1.1 GiB each for the 3B recipe at batch 4).
 Tensor shiftedCrossEntropy(Tensor logits, Tensor labels, Tensor attentionMask,
                            int64_t ignoreIndex) {
   FunctionBuilder &f = logits.function();
   int64_t batch = logits.dim(0), length = logits.dim(1);
-  DType lossDType = logits.dtype() == DType::F64 ? DType::F64 : DType::F32;
   Tensor next = slice(labels, {0, 1}, {batch, length});
   Tensor nextIsReal =
       compare(Compare::Ne, slice(attentionMask, {0, 1}, {batch, length}),
@@ -107,8 +109,8 @@ Tensor shiftedCrossEntropy(Tensor logits, Tensor labels, Tensor attentionMask,
       select(nextIsReal, next, scalar(f, double(ignoreIndex), DType::I64));
   Tensor lastPredictsNothing =
       full(f, {batch, 1}, double(ignoreIndex), DType::I64);
-  return crossEntropy(logits.to(lossDType),
-                      concat({counted, lastPredictsNothing}, 1), ignoreIndex);
+  return crossEntropy(logits, concat({counted, lastPredictsNothing}, 1),
+                      ignoreIndex);
 }
 
 } // namespace
@@ -164,14 +166,12 @@ void buildPaliGemmaForward(ModuleBuilder &module, const PaliGemmaConfig &config,
   Tensor mask = prefixLmMask(attentionMask, tokenTypeIds);
   Tensor hidden =
       gemmaModel(languageModel, inputsEmbeds, positions, mask, config.text);
-  // One f32 (f64) copy of the logits is the output and the loss's input.
-  Tensor logits =
-      gemmaLmHead(languageModel, hidden, config.text).to(pixelDType);
+  Tensor logits = gemmaLmHead(languageModel, hidden, config.text);
   Tensor loss =
       shiftedCrossEntropy(logits, labels, attentionMask, config.ignoreIndex);
 
-  std::vector<std::pair<std::string, Tensor>> results = {{"loss", loss},
-                                                         {"logits", logits}};
+  std::vector<std::pair<std::string, Tensor>> results = {
+      {"loss", loss}, {"logits", logits.to(pixelDType)}};
   if (options.debugOutputs) {
     results.push_back(
         {"debug.vision_last_hidden_state", visionFeatures.to(pixelDType)});

@@ -78,6 +78,30 @@ TEST(CpuCrossEntropy, IgnoringTheLastRowEqualsDroppingIt) {
   }
 }
 
+// PaliGemma's loss reads bf16 logits directly: the loss must be the bits of
+// the loss of their f32 cast, and the gradient the f32 gradient rounded once
+// to bf16 (what the cast's own gradient gave before).
+TEST(CpuCrossEntropy, Bf16LogitsGiveTheBitsOfTheirF32Cast) {
+  std::mt19937 rng(23);
+  const int64_t B = 2, L = 19, V = 301;
+  Tensor logits = randomTensor(DType::BF16, {B, L, V}, rng, -8, 8);
+  Tensor labels = randomInts(DType::I64, {B, L}, rng, 0, V - 1);
+  labels.set(3, -100);
+  Tensor wide = logits.to(DType::F32);
+  Tensor fromBf16(DType::F32, {}), fromF32(DType::F32, {});
+  crossEntropy(logits, labels, -100, fromBf16);
+  crossEntropy(wide, labels, -100, fromF32);
+  EXPECT_EQ(0, std::memcmp(fromBf16.raw(), fromF32.raw(), 4));
+
+  Tensor dloss(DType::F32, {});
+  dloss.set(0, 0.625);
+  Tensor gradBf16(DType::BF16, {B, L, V}), gradF32(DType::F32, {B, L, V});
+  crossEntropyGrad(logits, labels, -100, dloss, gradBf16);
+  crossEntropyGrad(wide, labels, -100, dloss, gradF32);
+  Tensor rounded = gradF32.to(DType::BF16);
+  EXPECT_EQ(0, std::memcmp(gradBf16.raw(), rounded.raw(), rounded.byteSize()));
+}
+
 TEST(CpuCrossEntropy, NoCountedLabelGivesZero) {
   Tensor logits(DType::F32, {2, 3}), labels(DType::I32, {2}),
       out(DType::F32, {});
