@@ -8,6 +8,8 @@
 #include "models/paligemma/PaliGemma.h"
 #include "models/paligemma/ParameterTable.h"
 #include "passes/Passes.h"
+#include "runtime/exec/ArenaPlan.h"
+#include "runtime/exec/MemoryReport.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
 #include "tools/pgc-compile/CudaBinaries.h"
@@ -219,6 +221,13 @@ void printPlanSize(const pgc::Plan &plan, const std::string &path) {
   auto fileSize = std::filesystem::file_size(path, ec);
   std::printf("plan: %s%s; file %.2f MiB\n", entries.c_str(),
               persistent.c_str(), ec ? 0.0 : fileSize / 1048576.0);
+  // What each call needs on top: the arena of its temporaries (pgc inspect
+  // shows what fills it).
+  std::string arenas;
+  for (const pgc::PlanEntryPoint &entry : plan.entryPoints)
+    arenas += fmt::format("{}{} {}", arenas.empty() ? "" : ", ", entry.name,
+                          pgc::formatBytes(pgc::planArena(plan, entry).bytes));
+  std::printf("temporaries: %s\n", arenas.c_str());
 }
 
 int compile(const CompileOptions &options) {

@@ -292,6 +292,10 @@ TEST(PgcCompileCli, RematerializationShrinksTheArenaAndCanBeTurnedOff) {
   EXPECT_NE(again.out.find("pg-rematerialize: "), std::string::npos)
       << again.out;
   EXPECT_EQ(kept.out.find("pg-rematerialize: "), std::string::npos) << kept.out;
+  // The summary ends with each entry point's arena of temporaries.
+  EXPECT_NE(again.out.find("\ntemporaries: forward "), std::string::npos)
+      << again.out;
+  EXPECT_NE(again.out.find(", train_step "), std::string::npos) << again.out;
   Plan againPlan = readArtifact(folder + "/again.pgc");
   Plan keptPlan = readArtifact(folder + "/kept.pgc");
   std::filesystem::remove_all(folder);
