@@ -1,6 +1,7 @@
 // cross_entropy and cross_entropy_grad on the GPU: the CPU kernel's
 // per-row formula (runtime/cpu/CrossEntropy.cpp) with deterministic sums and
 // labels checked on the device.
+#include "runtime/cuda/kernels/Layout.h"
 #include "runtime/cuda/kernels/Reduce.h"
 #include "runtime/cuda/kernels/RopeLoss.h"
 
@@ -244,26 +245,10 @@ const KernelSource &crossEntropySource() {
 }
 
 void LabelCheck::verify(const Stream &stream) const {
-  if (word == 0)
-    return;
-  uint64_t position = 0;
-  copyToHost(stream, &position, word, 8);
-  stream.synchronize();
-  if (position == ~uint64_t(0))
-    return;
-  int64_t label = 0;
-  if (labels.dtype == DType::I32) {
-    int32_t narrow = 0;
-    copyToHost(stream, &narrow, labels.address + position * 4, 4);
-    stream.synchronize();
-    label = narrow;
-  } else {
-    copyToHost(stream, &label, labels.address + position * 8, 8);
-    stream.synchronize();
-  }
-  fail("{}: label {} at position {} is outside [0, {}) and is not the ignore "
-       "index {}",
-       op, label, position, vocab, ignoreIndex);
+  if (auto flagged = firstFlaggedId(stream, word, labels))
+    fail("{}: label {} at position {} is outside [0, {}) and is not the "
+         "ignore index {}",
+         op, flagged->second, flagged->first, vocab, ignoreIndex);
 }
 
 void validateCrossEntropy(const DeviceTensor &logits,

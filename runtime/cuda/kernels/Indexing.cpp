@@ -391,27 +391,33 @@ const KernelSource &indexingSource() {
   return source;
 }
 
-void IdCheck::verify(const Stream &stream) const {
+std::optional<std::pair<uint64_t, int64_t>>
+firstFlaggedId(const Stream &stream, api::CUdeviceptr word,
+               const DeviceTensor &ids) {
   if (word == 0)
-    return;
+    return std::nullopt;
   uint64_t position = 0;
   copyToHost(stream, &position, word, 8);
   stream.synchronize();
   if (position == ~uint64_t(0))
-    return;
+    return std::nullopt;
   int64_t id = 0;
   size_t width = dtypeSize(ids.dtype);
   if (ids.dtype == DType::I32) {
     int32_t narrow = 0;
     copyToHost(stream, &narrow, ids.address + position * width, width);
-    stream.synchronize();
     id = narrow;
   } else {
     copyToHost(stream, &id, ids.address + position * width, width);
-    stream.synchronize();
   }
-  fail("{}: {} {} at position {} is outside [0, {})", op, what, id, position,
-       rows);
+  stream.synchronize();
+  return std::make_pair(position, id);
+}
+
+void IdCheck::verify(const Stream &stream) const {
+  if (auto flagged = firstFlaggedId(stream, word, ids))
+    fail("{}: {} {} at position {} is outside [0, {})", op, what,
+         flagged->second, flagged->first, rows);
 }
 
 void validateGather(const DeviceTensor &table, const DeviceTensor &ids,

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
+#include <utility>
 #include <vector>
 
 namespace pgc::cuda {
@@ -95,6 +97,13 @@ void launchIota(const Module &layout, const Stream &stream, int64_t dim,
 /// buffer for it. The launch returns what to check; verify() synchronizes
 /// the stream and fails with the CPU kernel's message ("gather: id 9 at
 /// position 4 is outside [0, 8)").
+/// The reading half of that protocol, shared with cross-entropy's label
+/// check: the flagged position in `word` and the i32/i64 value of `ids`
+/// there, or nothing when no id was flagged (synchronizes the stream).
+std::optional<std::pair<uint64_t, int64_t>>
+firstFlaggedId(const Stream &stream, api::CUdeviceptr word,
+               const DeviceTensor &ids);
+
 struct IdCheck {
   api::CUdeviceptr word = 0;
   DeviceTensor ids;
