@@ -11,10 +11,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <unistd.h>
 
 namespace pgc {
@@ -223,6 +225,87 @@ void askQuestion(SeededRandom &random, const std::vector<PlacedShape> &shapes,
   }
 }
 
+// Answers that human annotators give next to the right one: the same
+// thing in other words, or something a glance at the picture confuses it
+// with. Normalisation (lower case, no punctuation, no articles) merges only
+// some of them with the canonical answer, as in VQAv2.
+std::vector<std::string> alternativeAnswers(const SynthVqaExample &example) {
+  static const std::map<std::string, std::vector<std::string>> kColor = {
+      {"red", {"dark red", "orange", "pink", "maroon"}},
+      {"green", {"dark green", "lime", "teal", "blue"}},
+      {"blue", {"navy", "dark blue", "purple", "light blue"}},
+      {"yellow", {"gold", "orange", "light yellow", "tan"}},
+      {"purple", {"violet", "blue", "magenta", "pink"}},
+      {"orange", {"red", "yellow", "dark orange", "brown"}},
+  };
+  static const std::map<std::string, std::vector<std::string>> kShape = {
+      {"circle", {"round", "oval", "ball", "dot"}},
+      {"square", {"rectangle", "box", "cube", "diamond"}},
+      {"triangle", {"pyramid", "arrow", "cone", "triangular"}},
+      {"diamond", {"rhombus", "square", "kite", "star"}},
+  };
+  static const std::array<const char *, kMaxShapes + 1> kNumberWords = {
+      "zero", "one", "two", "three", "four", "five"};
+  const std::string &answer = example.answer;
+  if (example.questionType == "color" && kColor.count(answer))
+    return kColor.at(answer);
+  if (example.questionType == "shape" && kShape.count(answer))
+    return kShape.at(answer);
+  if (example.questionType == "exists")
+    return answer == "yes" ? std::vector<std::string>{"yeah", "yes it is", "no"}
+                           : std::vector<std::string>{"nope", "none", "yes"};
+  if (example.questionType == "count") {
+    int n = std::stoi(answer);
+    std::vector<std::string> others = {kNumberWords[n]};
+    if (n > 0)
+      others.push_back(std::to_string(n - 1));
+    others.push_back(std::to_string(n + 1));
+    others.push_back(n == 0 ? "none" : "many");
+    return others;
+  }
+  return {};
+}
+
+// Ten annotators as VQAv2 has them: six to ten give the canonical answer
+// (some capitalised, with a full stop or an article, which normalisation
+// undoes), the rest an alternative. The canonical answer stays the most
+// frequent, as multiple_choice_answer is in VQAv2. Captions keep one answer:
+// VQA accuracy does not apply to them.
+void annotate(SeededRandom &random, SynthVqaExample &example) {
+  std::vector<std::string> alternatives = alternativeAnswers(example);
+  if (alternatives.empty()) {
+    example.answers = {example.answer};
+    return;
+  }
+  int canonical = static_cast<int>(random.between(6, 10));
+  for (int i = 0; i < 10; ++i) {
+    if (i >= canonical) {
+      example.answers.push_back(
+          alternatives[random.below(alternatives.size())]);
+      continue;
+    }
+    std::string answer = example.answer;
+    switch (random.below(8)) {
+    case 0:
+      answer[0] = static_cast<char>(std::toupper(answer[0]));
+      break;
+    case 1:
+      answer += ".";
+      break;
+    case 2:
+      if (example.questionType == "shape")
+        answer = "a " + answer;
+      break;
+    default:
+      break;
+    }
+    example.answers.push_back(answer);
+  }
+  // Annotators answer in no particular order.
+  for (size_t i = example.answers.size() - 1; i > 0; --i)
+    std::swap(example.answers[i], example.answers[random.below(i + 1)]);
+}
+
 void writePlainFile(const fs::path &path, const std::string &bytes) {
   std::ofstream out(path, std::ios::binary);
   if (!out ||
@@ -231,13 +314,23 @@ void writePlainFile(const fs::path &path, const std::string &bytes) {
     fail("{}: cannot write: {}", path.string(), std::strerror(errno));
 }
 
+// VQAv2's layout of the answers column: one object per annotator.
+nlohmann::json answerRecords(const std::vector<std::string> &answers) {
+  nlohmann::json records = nlohmann::json::array();
+  for (size_t i = 0; i < answers.size(); ++i)
+    records.push_back({{"answer", answers[i]},
+                       {"answer_confidence", "yes"},
+                       {"answer_id", i + 1}});
+  return records;
+}
+
 void writeSplit(const SynthVqaOptions &options, const fs::path &folder,
                 int split, int64_t count) {
   fs::create_directories(folder);
   std::string metadata;
   for (int64_t i = 0; i < count; ++i) {
-    SynthVqaExample example = drawSynthVqaExample(options.seed, split, i,
-                                                  options.imageSize, options.task);
+    SynthVqaExample example = drawSynthVqaExample(
+        options.seed, split, i, options.imageSize, options.task);
     std::string fileName = fmt::format("{:06d}.png", i);
     // zlib level 1: flat colours compress well anyway, and decoding speed
     // does not depend on the level.
@@ -245,7 +338,7 @@ void writeSplit(const SynthVqaOptions &options, const fs::path &folder,
     nlohmann::json row = {{"file_name", fileName},
                           {"question", example.question},
                           {"multiple_choice_answer", example.answer},
-                          {"answers", {example.answer}},
+                          {"answers", answerRecords(example.answers)},
                           {"question_type", example.questionType}};
     metadata += row.dump() + "\n";
   }
@@ -276,9 +369,8 @@ void writeTokenizer(const SynthVqaOptions &options, const fs::path &folder) {
       {"newline_token_id", *newline},
       {"image_size", options.imageSize},
       {"task", synthTaskName(options.task)},
-      {"prompt_template", options.task == SynthTask::Caption
-                              ? "{question}"
-                              : "answer {question}"},
+      {"prompt_template",
+       options.task == SynthTask::Caption ? "{question}" : "answer {question}"},
       {"question_column", "question"},
       {"answer_column", "multiple_choice_answer"},
       {"answers_column", "answers"},
@@ -315,8 +407,8 @@ SynthVqaExample drawSynthVqaExample(uint64_t seed, int split, int64_t index,
                                     int imageSize, SynthTask task) {
   // Scenes keep the stream they had before tasks existed, so that existing
   // sets stay reproducible; the other tasks get streams of their own.
-  uint64_t stream = static_cast<uint64_t>(split) + 100 +
-                    1000 * static_cast<uint64_t>(task);
+  uint64_t stream =
+      static_cast<uint64_t>(split) + 100 + 1000 * static_cast<uint64_t>(task);
   SeededRandom random =
       SeededRandom::forStream(seed, stream, static_cast<uint64_t>(index));
   SynthVqaExample example;
@@ -349,7 +441,8 @@ SynthVqaExample drawSynthVqaExample(uint64_t seed, int split, int64_t index,
   case SynthTask::Single: {
     const PlacedShape &shape = shapes[0];
     if (random.below(2) == 0) {
-      example.question = colorQuestion(kShapeNames[static_cast<int>(shape.kind)]);
+      example.question =
+          colorQuestion(kShapeNames[static_cast<int>(shape.kind)]);
       example.answer = kShapeColors[shape.color].name;
       example.questionType = "color";
     } else {
@@ -365,6 +458,9 @@ SynthVqaExample drawSynthVqaExample(uint64_t seed, int split, int64_t index,
     example.questionType = "caption";
     break;
   }
+  // Drawn last, so that images, questions and answers are those of sets
+  // written before the answer lists.
+  annotate(random, example);
   return example;
 }
 

@@ -49,6 +49,10 @@ struct SynthVqaExample {
   RgbImage image;
   std::string question;
   std::string answer;
+  /// Ten annotators' answers as in VQAv2 (six to ten of them the answer,
+  /// possibly capitalised or punctuated, the rest synonyms or confusions);
+  /// captions have only `answer`.
+  std::vector<std::string> answers;
   std::string questionType; // color, shape, count, exists, caption
 };
 
@@ -64,7 +68,9 @@ SynthVqaExample drawSynthVqaExample(uint64_t seed, int split, int64_t index,
 /// many examples were drawn nor on the task.
 std::vector<std::string> synthVqaCorpus();
 
-/// Writes outDir/{train,validation}/{NNNNNN.png, metadata.jsonl},
+/// Writes outDir/{train,validation}/{NNNNNN.png, metadata.jsonl} (columns
+/// file_name, question, multiple_choice_answer, answers as VQAv2's list of
+/// {answer, answer_confidence, answer_id} objects, question_type),
 /// outDir/tokenizer.model and outDir/tokenizer.json (special ids, the
 /// <image> id = SentencePiece vocabulary size, a model vocabulary rounded up
 /// to a multiple of 64, the image size, the task and its prompt template:

@@ -49,7 +49,7 @@ void AccuracyTally::add(const std::string &prediction,
                         const std::vector<std::string> &humanAnswers) {
   exactMatchSum += train::exactMatch(prediction, reference);
   ++examples;
-  if (!humanAnswers.empty()) {
+  if (humanAnswers.size() >= kMinVqaAnswers) {
     vqaAccuracySum += train::vqaAccuracy(prediction, humanAnswers);
     ++withAnswers;
   }

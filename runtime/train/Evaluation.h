@@ -20,17 +20,24 @@ double exactMatch(const std::string &prediction, const std::string &reference);
 double vqaAccuracy(const std::string &prediction,
                    const std::vector<std::string> &humanAnswers);
 
+/// The fewest human answers a row needs for its VQA accuracy to count: with
+/// fewer, min(matches / 3, 1) cannot reach 1 (a set with one answer per row
+/// would cap the metric at 1/3).
+constexpr size_t kMinVqaAnswers = 3;
+
 /// Sums of per-example scores, and their means.
 struct AccuracyTally {
   double exactMatchSum = 0;
   double vqaAccuracySum = 0;
   size_t examples = 0;
-  size_t withAnswers = 0; // examples that had a human answer list
+  /// Examples whose answer list has at least kMinVqaAnswers entries: the
+  /// only ones VQA accuracy is averaged over.
+  size_t withAnswers = 0;
 
   void add(const std::string &prediction, const std::string &reference,
            const std::vector<std::string> &humanAnswers);
   double exactMatch() const;
-  /// NaN when no example had an answer list.
+  /// NaN when no example had kMinVqaAnswers answers.
   double vqaAccuracy() const;
 };
 

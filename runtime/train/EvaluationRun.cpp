@@ -85,15 +85,20 @@ nlohmann::json evalRecord(const EvalResult &eval) {
   nlohmann::json record = {{"eval_loss", eval.loss},
                            {"eval_accuracy", eval.tally.exactMatch()},
                            {"eval_samples", eval.tally.examples}};
-  if (eval.tally.withAnswers)
+  if (eval.tally.withAnswers) {
     record["eval_vqa_accuracy"] = eval.tally.vqaAccuracy();
+    record["eval_vqa_samples"] = eval.tally.withAnswers;
+  }
   return record;
 }
 
 std::string evalSummary(const EvalResult &eval) {
   std::string vqa;
   if (eval.tally.withAnswers)
-    vqa = fmt::format("  vqa_accuracy {:.4f}", eval.tally.vqaAccuracy());
+    vqa = fmt::format("  vqa_accuracy {:.4f} (over the {} with >= {} "
+                      "answers)",
+                      eval.tally.vqaAccuracy(), eval.tally.withAnswers,
+                      kMinVqaAnswers);
   return fmt::format("loss {:.4f}  accuracy {:.4f}{}  ({} examples)", eval.loss,
                      eval.tally.exactMatch(), vqa, eval.tally.examples);
 }

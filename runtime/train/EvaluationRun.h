@@ -31,10 +31,12 @@ EvalResult evaluateVqa(Session &session, const ModelIO &io,
                        int64_t maxNewTokens);
 
 /// The metrics.jsonl record of an evaluation: eval_loss, eval_accuracy,
-/// eval_samples and, with an answers column, eval_vqa_accuracy.
+/// eval_samples and, where rows carry at least kMinVqaAnswers answers,
+/// eval_vqa_accuracy over those rows and their count, eval_vqa_samples.
 nlohmann::json evalRecord(const EvalResult &eval);
 
-/// "loss L  accuracy A[  vqa_accuracy V]  (N examples)", as logged.
+/// "loss L  accuracy A[  vqa_accuracy V (over the M with >= 3 answers)]
+/// (N examples)", as logged.
 std::string evalSummary(const EvalResult &eval);
 
 /// One JSON line per evaluated example: index, question, prediction, answer.

@@ -142,13 +142,11 @@ generateAnswers(Session &session, const ModelIO &io,
       std::memcpy(inputs["pixel_values"].data<float>() + b * pixelCount,
                   request.pixelValues.to(DType::F32).data<float>(),
                   pixelCount * sizeof(float));
+      // Cut as training cuts, leaving maxNewTokens of room: a prompt the
+      // training loop accepted never stops an evaluation.
       EncodedText prompt = io.processor.encodePrompt(
-          request.question, "request " + std::to_string(index));
+          request.question, "request " + std::to_string(index), maxNewTokens);
       length[b] = static_cast<int64_t>(prompt.inputIds.size());
-      if (length[b] >= L)
-        fail("generation: the prompt of request {} has {} tokens, the "
-             "artifact's sequence length is {}",
-             index, length[b], L);
       for (int64_t t = 0; t < length[b]; ++t) {
         ids[b * L + t] = prompt.inputIds[t];
         mask[b * L + t] = 1;

@@ -47,8 +47,10 @@ struct GenerationRequest {
   std::string question;
 };
 
-/// Greedy decoding: each row holds the generation prompt, padded to the
-/// artifact's length; every round runs `forward` on the whole batch, takes
+/// Greedy decoding: each row holds the generation prompt (truncated as
+/// training truncates, so that `maxNewTokens` fit after it; see
+/// measureSequenceLengths), padded to the artifact's length; every round runs
+/// `forward` on the whole batch, takes
 /// the argmax of the logits at each row's last real position and appends
 /// it (token type 1, attended), until <eos>, `maxNewTokens` or the end of
 /// the row. Requests are processed `shapes.batch` at a time; unused rows of

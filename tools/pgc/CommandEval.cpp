@@ -8,6 +8,7 @@
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
 #include "runtime/train/EvaluationRun.h"
+#include "runtime/train/SequenceLengths.h"
 
 #include <filesystem>
 #include <fmt/format.h>
@@ -52,6 +53,14 @@ int evaluate() {
   LoadedModel model =
       loadModel(options.artifact, options.model, {folder, options.data});
   VqaDataset dataset = VqaDataset::openImageFolder(folder, model.io.columns);
+  // Long prompts are cut as pgc run cuts them, with one warning up front.
+  std::string warning = train::truncationWarning(
+      {train::measureSequenceLengths(
+          model.io.processor, dataset, options.maxNewTokens,
+          static_cast<size_t>(options.maxEvalSamples))},
+      model.io.shapes.seqLen);
+  if (!warning.empty())
+    fmt::print(stderr, "pgc: warning: {}\n", warning);
   train::EvalResult eval =
       train::evaluateVqa(*model.session, model.io, dataset,
                          options.maxEvalSamples, options.maxNewTokens);

@@ -25,6 +25,8 @@ struct GenerateOptions {
 GenerateOptions options;
 
 int generate() {
+  if (options.maxNewTokens < 1)
+    fail("--max-new-tokens must be >= 1, got {}", options.maxNewTokens);
   if (!fs::is_regular_file(options.image))
     fail("--image {}: no such file", options.image);
   LoadedModel model = loadModel(options.artifact, options.model);
@@ -35,6 +37,17 @@ int generate() {
   config.promptTemplate = "{question}";
   io.processor = PaliGemmaProcessor(io.processor.tokenizer(), config);
 
+  EncodedText prompt = io.processor.encodePrompt(options.prompt, "--prompt",
+                                                 options.maxNewTokens);
+  if (prompt.droppedPromptTokens > 0)
+    fmt::print(stderr,
+               "pgc: warning: --prompt loses its last {} tokens to fit the "
+               "artifact's sequence length {} with --max-new-tokens {}; "
+               "compile with --seq-len {} to keep it whole\n",
+               prompt.droppedPromptTokens, io.shapes.seqLen,
+               options.maxNewTokens,
+               static_cast<int64_t>(prompt.inputIds.size()) +
+                   prompt.droppedPromptTokens + options.maxNewTokens);
   RgbImage image = decodeImageFile(options.image);
   std::vector<std::string> answers = train::generateAnswers(
       *model.session, io, {{io.processor.pixelValues(image), options.prompt}},

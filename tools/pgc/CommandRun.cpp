@@ -15,6 +15,7 @@
 #include "runtime/train/EvaluationRun.h"
 #include "runtime/train/Generation.h"
 #include "runtime/train/Metrics.h"
+#include "runtime/train/SequenceLengths.h"
 #include "runtime/train/Trainer.h"
 
 #include <chrono>
@@ -183,28 +184,26 @@ void drawProgress(int64_t step, int64_t total, double loss) {
   std::fflush(stdout);
 }
 
-// Token rows are laid out up front (cheap: no images) to report the longest
-// example and warn about prompts the sequence length cuts.
-void checkLengths(const train::ModelIO &io, const VqaDataset &dataset) {
-  int64_t longest = 0, truncated = 0;
-  std::string firstTruncated;
-  for (const VqaExample &example : dataset.examples()) {
-    EncodedText text = io.processor.encodeText(example.question, example.answer,
-                                               example.source);
-    int64_t length = 0;
-    for (int64_t mask : text.attentionMask)
-      length += mask;
-    longest = std::max(longest, length + text.droppedPromptTokens);
-    if (text.droppedPromptTokens > 0 && truncated++ == 0)
-      firstTruncated = example.source;
-  }
+// Token rows are laid out up front (cheap: no images), once, before the first
+// step: the longest example of each set, and one warning for prompts that the
+// sequence length cuts in training or in evaluation's generation prompts.
+void checkLengths(const train::ModelIO &io, const RunData &data) {
+  std::vector<train::SequenceLengths> sets = {
+      train::measureSequenceLengths(io.processor, data.train, 0)};
   fmt::print("{}: longest example {} tokens, the artifact holds {}\n",
-             dataset.name(), longest, io.shapes.seqLen);
-  if (truncated)
-    fmt::print(stderr,
-               "pgc: warning: {}: {} examples lose prompt tokens (first: {}); "
-               "compile with --seq-len {}\n",
-               dataset.name(), truncated, firstTruncated, longest);
+             sets[0].name, sets[0].longest, io.shapes.seqLen);
+  if (data.validation) {
+    sets.push_back(train::measureSequenceLengths(
+        io.processor, *data.validation, options.maxNewTokens,
+        static_cast<size_t>(std::max<int64_t>(0, options.maxEvalSamples))));
+    fmt::print("{}: longest example {} tokens with {} to generate, the "
+               "artifact holds {}\n",
+               sets[1].name, sets[1].longest, options.maxNewTokens,
+               io.shapes.seqLen);
+  }
+  std::string warning = train::truncationWarning(sets, io.shapes.seqLen);
+  if (!warning.empty())
+    fmt::print(stderr, "pgc: warning: {}\n", warning);
 }
 
 // Where TensorBoard events go: --logging-dir, by default OUTPUT_DIR/runs
@@ -285,9 +284,7 @@ int run() {
     fail("--data {}: {} training examples, fewer than the artifact's batch "
          "size {}",
          options.data, data.train.size(), B);
-  checkLengths(io, data.train);
-  if (data.validation)
-    checkLengths(io, *data.validation);
+  checkLengths(io, data);
 
   train::TrainingConfig config;
   config.optimizer = options.adam;

@@ -5,6 +5,7 @@
 #include "runtime/data/ImageTransforms.h"
 #include "runtime/support/Error.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace pgc {
@@ -13,24 +14,42 @@ EncodedText layoutTokens(const TokenLayout &layout,
                          const std::vector<int64_t> &promptIds,
                          const std::vector<int64_t> &separatorIds,
                          const std::vector<int64_t> *suffixIds,
-                         const std::string &context) {
+                         const std::string &context, int64_t generationBudget) {
+  if (generationBudget < 0 || (suffixIds && generationBudget != 0))
+    fail("{}: a generation budget ({}) belongs to the generation form only",
+         context, generationBudget);
   int64_t prompt = static_cast<int64_t>(promptIds.size());
   int64_t fixedPrefix =
       layout.imageSeqLength + 1 + static_cast<int64_t>(separatorIds.size());
   int64_t suffix = suffixIds ? static_cast<int64_t>(suffixIds->size()) + 1 : 0;
-  int64_t needed = fixedPrefix + prompt + suffix;
+  // What must follow the prompt: the answer with <eos>, or room to generate.
+  int64_t after = suffixIds ? suffix : generationBudget;
+  int64_t needed = fixedPrefix + prompt + after;
   int64_t keptPrompt = prompt;
   if (layout.maxLength > 0 && needed > layout.maxLength) {
     if (layout.truncation == TruncationPolicy::Refuse)
       fail("{}: {} tokens ({} image + bos + {} prompt + {} separator + {} "
-           "answer with eos) do not fit max_length {}, and truncation is off",
+           "{}) do not fit max_length {}, and truncation is off",
            context, needed, layout.imageSeqLength, prompt, separatorIds.size(),
-           suffix, layout.maxLength);
-    keptPrompt = layout.maxLength - fixedPrefix - suffix;
-    if (keptPrompt < 0)
-      fail("{}: the answer alone needs {} tokens ({} with image tokens, bos "
-           "and separator), more than max_length {}",
-           context, suffix, fixedPrefix + suffix, layout.maxLength);
+           after, suffixIds ? "answer with eos" : "to generate",
+           layout.maxLength);
+    if (suffixIds) {
+      keptPrompt = layout.maxLength - fixedPrefix - suffix;
+      if (keptPrompt < 0)
+        fail("{}: the answer alone needs {} tokens ({} with image tokens, "
+             "bos and separator), more than max_length {}",
+             context, suffix, fixedPrefix + suffix, layout.maxLength);
+    } else {
+      // Even an empty prompt leaves no room for the first new token: nothing
+      // can be generated. Otherwise the budget shrinks to what is left only
+      // once the whole prompt is gone.
+      if (fixedPrefix >= layout.maxLength)
+        fail("{}: image tokens, bos and separator take {} tokens, leaving "
+             "no room to generate in max_length {}",
+             context, fixedPrefix, layout.maxLength);
+      keptPrompt = std::max<int64_t>(0, layout.maxLength - fixedPrefix -
+                                            generationBudget);
+    }
   }
   int64_t length = fixedPrefix + keptPrompt + suffix;
   int64_t padded =
@@ -127,9 +146,11 @@ EncodedText PaliGemmaProcessor::encodeText(const std::string &question,
 }
 
 EncodedText PaliGemmaProcessor::encodePrompt(const std::string &question,
-                                             const std::string &context) const {
+                                             const std::string &context,
+                                             int64_t generationBudget) const {
   std::vector<int64_t> promptIds = tokenizer_.encode(formatPrompt(question));
-  return layoutTokens(layout_, promptIds, separatorIds_, nullptr, context);
+  return layoutTokens(layout_, promptIds, separatorIds_, nullptr, context,
+                      generationBudget);
 }
 
 Tensor PaliGemmaProcessor::pixelValues(const RgbImage &image) const {

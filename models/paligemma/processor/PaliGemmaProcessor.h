@@ -54,13 +54,16 @@ struct EncodedText {
 /// Lays out imageSeqLength x <image>, <bos>, prompt, separator | suffix,
 /// <eos>, pads. Token type 0 and label -100 before the bar, type 1 and the
 /// token itself as label after it. Without a suffix (`suffixIds` null) the
-/// result is the generation prompt: no <eos>, no padding. `context` names the
-/// example in errors.
+/// result is the generation prompt: no <eos>, no padding, and the prompt is
+/// cut so that `generationBudget` tokens still fit in maxLength after it (the
+/// same truncation training applies, with the answer yet to be generated in
+/// place of the known one). `context` names the example in errors.
 EncodedText layoutTokens(const TokenLayout &layout,
                          const std::vector<int64_t> &promptIds,
                          const std::vector<int64_t> &separatorIds,
                          const std::vector<int64_t> *suffixIds,
-                         const std::string &context);
+                         const std::string &context,
+                         int64_t generationBudget = 0);
 
 struct PaliGemmaProcessorConfig {
   int64_t imageSeqLength = 256;
@@ -85,9 +88,11 @@ public:
   /// Training form: prompt from the question, answer as suffix.
   EncodedText encodeText(const std::string &question, const std::string &answer,
                          const std::string &context = "example") const;
-  /// Generation form: the prompt only, unpadded.
+  /// Generation form: the prompt only, unpadded, truncated as training
+  /// truncates so that `generationBudget` new tokens fit after it.
   EncodedText encodePrompt(const std::string &question,
-                           const std::string &context = "example") const;
+                           const std::string &context = "example",
+                           int64_t generationBudget = 0) const;
   /// Resized to imageSize x imageSize (aspect ratio not kept, as SigLIP's
   /// processor does) and normalised: F32 [3, S, S].
   Tensor pixelValues(const RgbImage &image) const;

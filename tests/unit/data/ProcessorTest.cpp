@@ -82,6 +82,49 @@ TEST(PaliGemmaLayout, TruncatesThePromptNeverImageTokensOrTheAnswer) {
   }
 }
 
+// Generation prompts are cut as training cuts them, with the room the
+// answer would take going to the tokens still to be generated.
+TEST(PaliGemmaLayout, GenerationPromptLeavesRoomForTheNewTokens) {
+  TokenLayout layout;
+  layout.imageSeqLength = 3;
+  layout.imageTokenId = 99;
+  layout.maxLength = 12;
+  std::vector<int64_t> prompt = {10, 11, 12, 13, 14, 15};
+  // 3 image + bos + 6 prompt + sep = 11; 4 to generate: 15 > 12, drop 3.
+  EncodedText text = layoutTokens(layout, prompt, {7}, nullptr, "ex", 4);
+  EXPECT_EQ(text.inputIds,
+            (std::vector<int64_t>{99, 99, 99, 2, 10, 11, 12, 7}));
+  EXPECT_EQ(text.attentionMask, std::vector<int64_t>(8, 1));
+  EXPECT_EQ(text.tokenTypeIds, std::vector<int64_t>(8, 0));
+  EXPECT_EQ(text.droppedPromptTokens, 3);
+  // One token of room: only the prompt's last two go.
+  EXPECT_EQ(
+      layoutTokens(layout, prompt, {7}, nullptr, "ex", 1).droppedPromptTokens,
+      0);
+  EXPECT_EQ(
+      layoutTokens(layout, prompt, {7}, nullptr, "ex", 2).droppedPromptTokens,
+      1);
+  // More to generate than the sequence holds after the fixed prefix: the
+  // prompt goes entirely, generation still gets its first token.
+  EncodedText empty = layoutTokens(layout, prompt, {7}, nullptr, "ex", 20);
+  EXPECT_EQ(empty.inputIds, (std::vector<int64_t>{99, 99, 99, 2, 7}));
+  EXPECT_EQ(empty.droppedPromptTokens, 6);
+  // No room for even one new token is an error naming the request.
+  layout.maxLength = 5;
+  try {
+    layoutTokens(layout, prompt, {7}, nullptr, "request 3", 1);
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("request 3"), std::string::npos);
+  }
+  layout.maxLength = 12;
+  layout.truncation = TruncationPolicy::Refuse;
+  EXPECT_THROW(layoutTokens(layout, prompt, {7}, nullptr, "ex", 4), Error);
+  // A budget belongs to generation prompts only.
+  std::vector<int64_t> answer = {20};
+  EXPECT_THROW(layoutTokens(layout, prompt, {7}, &answer, "ex", 1), Error);
+}
+
 TEST(PaliGemmaLayout, PadsRightWithMaskedPads) {
   TokenLayout layout;
   layout.imageSeqLength = 2;

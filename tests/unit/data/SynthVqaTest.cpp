@@ -11,9 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace pgc {
@@ -114,7 +116,8 @@ struct ColorRegion {
   double cx() const { return (x0 + x1) / 2.0; }
   double cy() const { return (y0 + y1) / 2.0; }
 };
-ColorRegion findColor(const RgbImage &image, const std::array<uint8_t, 3> &rgb) {
+ColorRegion findColor(const RgbImage &image,
+                      const std::array<uint8_t, 3> &rgb) {
   ColorRegion region;
   for (int y = 0; y < image.height; ++y)
     for (int x = 0; x < image.width; ++x) {
@@ -134,6 +137,52 @@ const std::map<std::string, std::array<uint8_t, 3>> kColors = {
     {"red", {220, 40, 40}},     {"green", {40, 170, 60}},
     {"blue", {40, 80, 220}},    {"yellow", {240, 210, 40}},
     {"purple", {140, 60, 180}}, {"orange", {245, 140, 30}}};
+
+// VQAv2 rows carry ten annotators' answers that mostly, not always, agree;
+// with one answer per row the VQA accuracy could not pass 1/3.
+TEST(SynthVqa, TenAnnotatorsMostlyGiveTheAnswer) {
+  auto normalized = [](std::string text) {
+    std::string out;
+    for (char c : text)
+      if (c != '.')
+        out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out.rfind("a ", 0) == 0 ? out.substr(2) : out;
+  };
+  int rowsWithOthers = 0, surfaceVariants = 0;
+  std::map<std::string, std::set<std::string>> othersByType;
+  const int rows = 400;
+  for (int i = 0; i < rows; ++i) {
+    SynthVqaExample example = drawSynthVqaExample(11, 1, i, 48);
+    ASSERT_EQ(example.answers.size(), 10u) << example.question;
+    int agreeing = 0;
+    std::map<std::string, int> votes;
+    for (const std::string &answer : example.answers) {
+      ++votes[normalized(answer)];
+      if (normalized(answer) == example.answer) {
+        ++agreeing;
+        surfaceVariants += answer != example.answer;
+      } else {
+        othersByType[example.questionType].insert(answer);
+      }
+    }
+    // The answer trained on is the strict majority, as multiple_choice_answer
+    // is VQAv2's most frequent answer.
+    EXPECT_GE(agreeing, 6) << example.question;
+    for (const auto &[answer, count] : votes)
+      if (answer != example.answer)
+        EXPECT_LT(count, agreeing) << example.question;
+    rowsWithOthers += agreeing < 10;
+  }
+  EXPECT_GT(rowsWithOthers, rows / 2);
+  EXPECT_LT(rowsWithOthers, rows);
+  EXPECT_GT(surfaceVariants, rows / 2);
+  for (const char *type : {"color", "shape", "count", "exists"})
+    EXPECT_GE(othersByType[type].size(), 3u) << type;
+  // Captions are not VQA: one answer, the caption.
+  SynthVqaExample caption =
+      drawSynthVqaExample(11, 1, 0, 48, SynthTask::Caption);
+  EXPECT_EQ(caption.answers, std::vector<std::string>{caption.answer});
+}
 
 TEST(SynthVqa, SingleShapeIsLargeAndTheAnswerNamesIt) {
   std::map<std::string, int> types;
@@ -187,8 +236,7 @@ TEST(SynthVqa, CaptionNamesTheUpperOrLeftShapeFirst) {
     std::vector<std::string> tokens;
     for (std::string word; words >> word;)
       tokens.push_back(word);
-    ASSERT_TRUE(tokens.size() == 3 || tokens.size() == 7 ||
-                tokens.size() == 8)
+    ASSERT_TRUE(tokens.size() == 3 || tokens.size() == 7 || tokens.size() == 8)
         << example.answer;
     ASSERT_TRUE(kColors.count(tokens[1])) << example.answer;
     EXPECT_EQ(tokens[0], tokens[1] == "orange" ? "an" : "a");
@@ -239,7 +287,8 @@ TEST(SynthVqa, TasksShareOneTokenizerAndCaptionSetsPromptWithoutAnswer) {
   Tokenizer tokenizer = Tokenizer::load(scratch / "captions/tokenizer.model");
   VqaSplits splits = openImageFolderSplits(scratch / "captions", VqaColumns{});
   for (const VqaExample &example : splits.train.examples())
-    for (int64_t id : tokenizer.encode(example.question + "\n" + example.answer))
+    for (int64_t id :
+         tokenizer.encode(example.question + "\n" + example.answer))
       EXPECT_NE(id, tokenizer.unkId()) << example.answer;
   EXPECT_THROW(parseSynthTask("captions"), Error);
   EXPECT_EQ(parseSynthTask("single"), SynthTask::Single);
@@ -256,8 +305,9 @@ TEST(SynthVqa, WritesAnImageFolderAndAMatchingTokenizer) {
   EXPECT_EQ(splits.validation.size(), 3u);
   RgbImage image = decodeImageFile(splits.train[0].imagePath);
   EXPECT_EQ(image.width, 48);
-  EXPECT_EQ(splits.train[0].answers,
-            std::vector<std::string>{splits.train[0].answer});
+  // The answers column holds VQAv2's ten {answer, ...} objects.
+  EXPECT_EQ(splits.train[0].answers, drawSynthVqaExample(1, 0, 0, 48).answers);
+  EXPECT_EQ(splits.train[0].answers.size(), 10u);
 
   Tokenizer tokenizer = Tokenizer::load(out + "/tokenizer.model");
   std::ifstream in(out + "/tokenizer.json");

@@ -44,6 +44,20 @@ TEST(Evaluation, TallyAveragesAndSkipsMissingAnswerLists) {
   EXPECT_TRUE(std::isnan(AccuracyTally().vqaAccuracy()));
 }
 
+// One or two human answers cap min(matches / 3, 1) at 1/3 or 2/3 even for a
+// right prediction: such rows stay out of the VQA accuracy and its count.
+TEST(Evaluation, TallyCountsVqaAccuracyOnlyOverRowsWithThreeAnswers) {
+  AccuracyTally tally;
+  tally.add("red", "red", {"red"});
+  tally.add("red", "red", {"red", "red"});
+  tally.add("blue", "blue", {"blue", "navy", "blue", "blue"});
+  tally.add("green", "blue", {"blue", "green", "blue"});
+  EXPECT_EQ(tally.examples, 4u);
+  EXPECT_EQ(tally.withAnswers, 2u);
+  EXPECT_DOUBLE_EQ(tally.exactMatch(), 3.0 / 4.0);
+  EXPECT_DOUBLE_EQ(tally.vqaAccuracy(), (1.0 + 1.0 / 3.0) / 2.0);
+}
+
 VqaExample example(const std::string &question, const std::string &answer) {
   VqaExample e;
   e.question = question;
