@@ -12,6 +12,16 @@ find_package(libjpeg-turbo REQUIRED CONFIG)
 pkg_check_modules(SentencePiece REQUIRED IMPORTED_TARGET sentencepiece)
 # RE2: linear-time matching for the regular expressions of untrusted policy files.
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+# libcsv (RFC 4180 quoting) reads imagefolder metadata.csv files; Debian ships no
+# pkg-config file or CMake package for it.
+find_path(CSV_INCLUDE_DIR csv.h)
+find_library(CSV_LIBRARY csv)
+if(NOT CSV_INCLUDE_DIR OR NOT CSV_LIBRARY)
+  message(FATAL_ERROR "pgc: libcsv not found (Debian: libcsv-dev; scripts/bootstrap installs it)")
+endif()
+add_library(pgc::csv UNKNOWN IMPORTED)
+set_target_properties(pgc::csv PROPERTIES IMPORTED_LOCATION "${CSV_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${CSV_INCLUDE_DIR}")
 set(BLA_VENDOR OpenBLAS)
 find_package(BLAS)
 pkg_check_modules(OpenBLAS IMPORTED_TARGET openblas)

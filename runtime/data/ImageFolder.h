@@ -1,5 +1,5 @@
 // VQA examples from Hugging Face "imagefolder" layouts: a folder of images plus
-// metadata.jsonl, split into train and validation.
+// metadata.jsonl or metadata.csv, split into train and validation.
 #pragma once
 
 #include <cstdint>
@@ -8,22 +8,26 @@
 
 namespace pgc {
 
-/// Which metadata.jsonl columns hold what. `answers` is optional (empty: not
-/// read); it holds every annotator's answer for VQA-style scoring, as a list
-/// of strings or of objects with an "answer" field (VQAv2's layout).
+/// Which metadata columns hold what. `answers` holds every annotator's answer
+/// for VQA-style scoring, as a list of strings or of objects with an "answer"
+/// field (VQAv2's layout); in metadata.csv that list is written as JSON in
+/// the cell. It is read from every row that has it (empty name: never read);
+/// a row without it is an error only when `answersRequired` is set, as it is
+/// when a settings file (pgc_data.json's answers_column) names the column.
 struct VqaColumns {
   std::string fileName = "file_name";
   std::string question = "question";
   std::string answer = "multiple_choice_answer";
-  std::string answers;
+  std::string answers = "answers";
+  bool answersRequired = false;
 };
 
 struct VqaExample {
   std::string imagePath; // the folder joined with file_name
   std::string question;
   std::string answer;
-  std::vector<std::string> answers; // empty unless the column is configured
-  std::string source;               // "<metadata.jsonl>:<line>" for errors
+  std::vector<std::string> answers; // empty when the row has none
+  std::string source; // "<folder>/metadata.{jsonl,csv}:<line>" for errors
 };
 
 /// An ordered list of examples; copies are cheap enough for splits.
@@ -33,11 +37,15 @@ public:
   VqaDataset(std::string name, std::vector<VqaExample> examples)
       : name_(std::move(name)), examples_(std::move(examples)) {}
 
-  /// Reads `folder`/metadata.jsonl. Every line must be a JSON object with
-  /// the configured columns as strings (numbers are accepted and printed),
-  /// and every file_name must name an existing file under `folder`.
-  /// Throws pgc::Error "<folder>/metadata.jsonl:<line>: ..." otherwise.
-  /// Blank lines are skipped; an empty dataset is an error.
+  /// Reads `folder`/metadata.jsonl or, when there is none, metadata.csv
+  /// (both at once is an error, as in HF's imagefolder). In metadata.jsonl
+  /// every line must be a JSON object with the configured columns as strings
+  /// (numbers are accepted and printed); metadata.csv is RFC 4180 CSV whose
+  /// header row names the columns (a UTF-8 byte order mark is skipped).
+  /// Every file_name must name an existing file under `folder`. Throws
+  /// pgc::Error "<folder>/metadata.{jsonl,csv}:<line>: ..." otherwise, the
+  /// line being where the row starts. Blank lines are skipped; an empty
+  /// dataset is an error.
   static VqaDataset openImageFolder(const std::string &folder,
                                     const VqaColumns &columns = {});
 
@@ -63,9 +71,13 @@ struct VqaSplits {
 VqaSplits splitDataset(const VqaDataset &dataset, double testSize,
                        uint64_t seed);
 
+/// Whether `folder` holds metadata.jsonl or metadata.csv: how callers tell
+/// a split folder (or a one-folder set) from a folder of splits.
+bool hasImageFolderMetadata(const std::string &folder);
+
 /// `root`/train and `root`/validation (or `root`/val, `root`/test) if they
-/// hold metadata.jsonl; otherwise `root`/metadata.jsonl split with
-/// splitDataset(testSize, seed). The seed's default test size is 0.1.
+/// hold metadata (hasImageFolderMetadata); otherwise `root`'s own metadata
+/// split with splitDataset(testSize, seed). The default test size is 0.1.
 VqaSplits openImageFolderSplits(const std::string &root,
                                 const VqaColumns &columns = {},
                                 double testSize = 0.1, uint64_t seed = 0);

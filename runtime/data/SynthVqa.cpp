@@ -2,6 +2,8 @@
 // them, and writing the set with its tokenizer.
 #include "runtime/data/SynthVqa.h"
 
+#include "runtime/data/DataSettings.h"
+
 #include "runtime/data/Random.h"
 #include "runtime/data/Tokenizer.h"
 #include "runtime/support/Error.h"
@@ -375,7 +377,7 @@ void writeTokenizer(const SynthVqaOptions &options, const fs::path &folder) {
       {"answer_column", "multiple_choice_answer"},
       {"answers_column", "answers"},
   };
-  writePlainFile(folder / "tokenizer.json", config.dump(2) + "\n");
+  writePlainFile(folder / kDataSettingsFile, config.dump(2) + "\n");
 }
 
 } // namespace

@@ -71,7 +71,7 @@ std::vector<std::string> synthVqaCorpus();
 /// Writes outDir/{train,validation}/{NNNNNN.png, metadata.jsonl} (columns
 /// file_name, question, multiple_choice_answer, answers as VQAv2's list of
 /// {answer, answer_confidence, answer_id} objects, question_type),
-/// outDir/tokenizer.model and outDir/tokenizer.json (special ids, the
+/// outDir/tokenizer.model and outDir/pgc_data.json (special ids, the
 /// <image> id = SentencePiece vocabulary size, a model vocabulary rounded up
 /// to a multiple of 64, the image size, the task and its prompt template:
 /// "answer {question}" for VQA, "{question}" for captions, whose question

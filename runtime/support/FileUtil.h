@@ -20,4 +20,10 @@ void writeFileAtomically(const std::string &path,
 /// Reads a whole file. Throws pgc::Error naming the path on failure.
 std::vector<char> readFile(const std::string &path);
 
+/// A file of a folder being written: its name in the folder and its content.
+struct FolderFile {
+  std::string name;
+  std::string content;
+};
+
 } // namespace pgc

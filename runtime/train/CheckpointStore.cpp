@@ -71,7 +71,7 @@ std::vector<std::string> trainableParameters(const Session &session) {
 
 std::string saveCheckpoint(const std::string &outputDir, const Session &session,
                            const RunState &state,
-                           const std::vector<std::string> &extraFiles) {
+                           const std::vector<FolderFile> &extraFiles) {
   fs::path out(outputDir);
   fs::path final = out / (kPrefix + std::to_string(state.step));
   fs::path temp = out / (kTempPrefix + std::to_string(state.step) + "-" +
@@ -99,11 +99,8 @@ std::string saveCheckpoint(const std::string &outputDir, const Session &session,
       writeAdapter(temp.string(), session, *lora,
                    lora->baseModel.empty() ? state.initWeights
                                            : lora->baseModel);
-  for (const std::string &file : extraFiles) {
-    std::vector<char> bytes = readFile(file);
-    writeFileAtomically((temp / fs::path(file).filename()).string(),
-                        std::string_view(bytes.data(), bytes.size()));
-  }
+  for (const FolderFile &file : extraFiles)
+    writeFileAtomically((temp / file.name).string(), file.content);
   nlohmann::json json = {
       {"global_step", state.step},
       {"micro_batches", state.microBatches},
@@ -300,10 +297,9 @@ void initializeModel(Session &session, const RunState &state,
   // (A kaiming-uniform, B zeros), drawn from the run's seed.
   std::set<std::string> fresh(summary.freshAdapters.begin(),
                               summary.freshAdapters.end());
-  session.initializeParameters(state.initSeed,
-                               [&](const PlanParameter &param) {
-                                 return fresh.count(param.name) > 0;
-                               });
+  session.initializeParameters(state.initSeed, [&](const PlanParameter &param) {
+    return fresh.count(param.name) > 0;
+  });
 }
 
 } // namespace pgc::train

@@ -5,6 +5,7 @@
 
 #include "runtime/data/DataLoader.h"
 #include "runtime/exec/Session.h"
+#include "runtime/support/FileUtil.h"
 
 #include <cstdint>
 #include <functional>
@@ -38,12 +39,13 @@ std::vector<std::string> trainableParameters(const Session &session);
 /// peft's format (runtime/train/Adapters.h), and trainer_state.json. The
 /// files go to a hidden temporary folder first, each fsynced, which is then
 /// renamed into place, so an interrupted save leaves earlier checkpoints
-/// untouched and no partial checkpoint-N. `extraFiles` (the tokenizer) are
-/// copied in too, so that the folder alone can generate. Returns the
+/// untouched and no partial checkpoint-N. `extraFiles` (the tokenizer and
+/// processor files, tokenizerFolderFiles) are written in too, so that the
+/// folder alone can generate, in pgc and in transformers. Returns the
 /// folder's path.
 std::string saveCheckpoint(const std::string &outputDir, const Session &session,
                            const RunState &state,
-                           const std::vector<std::string> &extraFiles = {});
+                           const std::vector<FolderFile> &extraFiles = {});
 
 /// Keeps the newest `limit` checkpoints (0: all), deleting older ones.
 void rotateCheckpoints(const std::string &outputDir, int64_t limit);

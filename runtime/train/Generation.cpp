@@ -1,6 +1,7 @@
 // Greedy generation over `forward` and the artifact-driven processor set-up.
 #include "runtime/train/Generation.h"
 
+#include "runtime/data/DataSettings.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
 
@@ -76,8 +77,8 @@ ModelIO setUpModelIO(const Plan &plan, const std::string &artifactName,
   config.maxLength = shapes.seqLen;
   config.imageTokenId = tokenizer.vocabSize();
   VqaColumns columns;
-  fs::path jsonPath = modelPath.parent_path() / "tokenizer.json";
-  if (fs::is_regular_file(jsonPath)) {
+  fs::path jsonPath = findDataSettings(modelPath.parent_path().string());
+  if (!jsonPath.empty()) {
     std::vector<char> bytes = readFile(jsonPath.string());
     nlohmann::json json =
         nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
@@ -89,7 +90,11 @@ ModelIO setUpModelIO(const Plan &plan, const std::string &artifactName,
           json.value("prompt_template", config.promptTemplate);
       columns.question = json.value("question_column", columns.question);
       columns.answer = json.value("answer_column", columns.answer);
-      columns.answers = json.value("answers_column", columns.answers);
+      // A set that names its answers column promises it on every row.
+      if (json.contains("answers_column")) {
+        columns.answers = json.at("answers_column").get<std::string>();
+        columns.answersRequired = true;
+      }
     } catch (const nlohmann::json::exception &e) {
       fail("{}: {}", jsonPath.string(), e.what());
     }
@@ -100,7 +105,41 @@ ModelIO setUpModelIO(const Plan &plan, const std::string &artifactName,
          "vocabulary has {} entries",
          artifactName, modelPath.string(), tokenizer.vocabSize(),
          config.imageTokenId, shapes.vocabSize);
-  return {shapes, PaliGemmaProcessor(std::move(tokenizer), config), columns};
+  return {shapes, PaliGemmaProcessor(std::move(tokenizer), config), columns,
+          modelPath.string(), jsonPath.string()};
+}
+
+std::vector<FolderFile> tokenizerFolderFiles(const ModelIO &io) {
+  auto copied = [](const std::string &path, const char *name) {
+    std::vector<char> bytes = readFile(path);
+    return FolderFile{name, std::string(bytes.data(), bytes.size())};
+  };
+  std::vector<FolderFile> files = {
+      copied(io.tokenizerModelPath, "tokenizer.model")};
+  // The settings the run used, so that the folder alone prompts and scores
+  // as it did: what the settings file said (its other keys kept, and read
+  // from tokenizer.json in an older folder) with the values in effect.
+  nlohmann::ordered_json settings = nlohmann::ordered_json::object();
+  if (!io.settingsPath.empty()) {
+    std::vector<char> bytes = readFile(io.settingsPath);
+    settings = nlohmann::ordered_json::parse(bytes.begin(), bytes.end());
+  }
+  const Tokenizer &tokenizer = io.processor.tokenizer();
+  const PaliGemmaProcessorConfig &config = io.processor.config();
+  settings["image_token_id"] = config.imageTokenId;
+  settings["pad_token_id"] = tokenizer.padId();
+  settings["eos_token_id"] = tokenizer.eosId();
+  settings["bos_token_id"] = tokenizer.bosId();
+  settings["unk_token_id"] = tokenizer.unkId();
+  settings["prompt_template"] = config.promptTemplate;
+  settings["question_column"] = io.columns.question;
+  settings["answer_column"] = io.columns.answer;
+  if (io.columns.answersRequired)
+    settings["answers_column"] = io.columns.answers;
+  files.push_back({kDataSettingsFile, settings.dump(2) + "\n"});
+  for (FolderFile &file : hfProcessorFiles(io.processor))
+    files.push_back(std::move(file));
+  return files;
 }
 
 std::vector<std::string>

@@ -3,6 +3,7 @@
 // artifact.
 #pragma once
 
+#include "models/paligemma/processor/HfProcessorFiles.h"
 #include "models/paligemma/processor/PaliGemmaProcessor.h"
 #include "runtime/data/ImageFolder.h"
 #include "runtime/exec/Session.h"
@@ -28,15 +29,26 @@ ArtifactShapes readArtifactShapes(const Plan &plan, const std::string &what);
 
 /// The tokenizer, the processor built for the artifact's shapes and the
 /// dataset columns, from a tokenizer.model path or a folder holding one
-/// (with the optional tokenizer.json that `pgc data synth-vqa` writes: the
-/// <image> id, the prompt template and the column names).
+/// (with the optional pgc_data.json that `pgc data synth-vqa` writes, or
+/// its older name tokenizer.json: the <image> id, the prompt template and
+/// the column names; runtime/data/DataSettings.h).
 struct ModelIO {
   ArtifactShapes shapes;
   PaliGemmaProcessor processor;
   VqaColumns columns;
+  std::string tokenizerModelPath;
+  std::string settingsPath; ///< "" when the folder has none
 };
 ModelIO setUpModelIO(const Plan &plan, const std::string &artifactName,
                      const std::string &tokenizerPathOrDir);
+
+/// What a model folder needs to tokenize and preprocess as `io` does, for
+/// pgc and for transformers: tokenizer.model, pgc_data.json (the settings
+/// `io` read, with the <image> id, special ids, prompt template and columns
+/// in effect), and hfProcessorFiles (tokenizer_config.json,
+/// special_tokens_map.json, preprocessor_config.json). Checkpoints and
+/// exports write these.
+std::vector<FolderFile> tokenizerFolderFiles(const ModelIO &io);
 
 /// Where the tokenizer lives for a data folder: the folder itself, or its
 /// parent (split folders such as DIR/train). Empty when neither has one.

@@ -15,7 +15,7 @@ fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 ok() { echo "ok   $*"; }
 
 "$pgc" data synth-vqa --out "$work/data" --train 16 --val 4 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
-$py "$src/tests/e2e/micro-config.py" "$work/data/tokenizer.json" "$work/micro.json"
+$py "$src/tests/e2e/micro-config.py" "$work/data/pgc_data.json" "$work/micro.json"
 # r 4, alpha 6 (scaling 1.5, so that the merge must multiply).
 printf 'freeze: ["**"]\nlora: {r: 4, alpha: 6, targets: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]}\n' \
   > "$work/lora.yaml"
@@ -147,11 +147,18 @@ for name, w in W.items():
 assert merged == 10, merged
 config = json.load(open(m16 + "/config.json"))
 assert config.pop("torch_dtype") == "bfloat16"
+assert config["vision_config"].pop("vision_use_head") is False
 assert config == json.load(open(micro)), config
 assert json.load(open(m32 + "/config.json"))["torch_dtype"] == "float32"
 assert os.path.isfile(m16 + "/tokenizer.model")
 assert not [f for f in os.listdir(os.path.dirname(m16)) if f.startswith(".merged")]
 PY
+# What Hugging Face reads from the export and from a checkpoint: no pgc file under an HF name, the processor files.
+for folder in merged merged32; do
+  $py "$src/tests/e2e/check-hf-folder.py" "$work/$folder" && ok "HF folder files: $folder" || fail "HF folder files: $folder"
+done
+$py "$src/tests/e2e/check-hf-folder.py" "$ckpt" "$work/micro.json" && ok "HF folder files: checkpoint" \
+  || fail "HF folder files: checkpoint"
 # The merged f32 weights in the artifact compiled without LoRA give the LoRA model's logits (pgc exec on one batch;
 # the LoRA model's weights are the base plus the checkpoint's adapters, put together here).
 $py - "$ref" "$base" "$ckpt" "$work/micro.json" "$work/in.safetensors" "$work/lora-weights.safetensors" <<'PY'

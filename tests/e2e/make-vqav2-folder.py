@@ -2,7 +2,11 @@
 capitalised questions, `answers` as VQAv2's ten {answer, answer_confidence, answer_id} objects, the columns the seed
 drops (question_id, image_id, question_type, answer_type), and some questions far longer than the artifact's sequence.
 Only tokenizer.model is copied: no pgc settings file, so pgc's defaults for such a folder are what is exercised.
+OUT_DIR/validation-csv holds the same validation rows as metadata.csv, written as pandas' DataFrame.to_csv writes
+a VQAv2 frame (csv.QUOTE_MINIMAL, the answers list as JSON in its cell), with a UTF-8 byte order mark and CRLF line
+ends as Excel saves it.
 Usage: make-vqav2-folder.py SYNTH_DIR OUT_DIR LONG_EVERY"""
+import csv
 import json
 import os
 import shutil
@@ -39,5 +43,15 @@ for split in ("train", "validation"):
                 "question": question,
                 "file_name": name,
             }) + "\n")
+validation = os.path.join(out, "validation")
+os.makedirs(os.path.join(out, "validation-csv"))
+rows = [json.loads(line) for line in open(os.path.join(validation, "metadata.jsonl"))]
+with open(os.path.join(out, "validation-csv", "metadata.csv"), "w", newline="", encoding="utf-8-sig") as f:
+    writer = csv.writer(f, lineterminator="\r\n")
+    columns = list(rows[0])
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([json.dumps(row[c]) if isinstance(row[c], list) else row[c] for c in columns])
+        shutil.copy(os.path.join(validation, row["file_name"]), os.path.join(out, "validation-csv", row["file_name"]))
 shutil.copy(os.path.join(synth, "tokenizer.model"), os.path.join(out, "tokenizer.model"))
 print("longest question %d characters" % longest_question)

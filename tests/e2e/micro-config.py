@@ -1,5 +1,5 @@
 """Writes the micro PaliGemma config of the e2e tests (16 px images, 8 px patches: 4 image tokens; widths 16/32,
-one layer per tower) whose vocabulary and <image> id are those of a synth-vqa tokenizer.json.
+one layer per tower) whose vocabulary and <image> id are those of a synth-vqa pgc_data.json.
 Usage: micro-config.py TOKENIZER_JSON OUT_CONFIG_JSON"""
 import json
 import sys

@@ -12,8 +12,8 @@ fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 ok() { echo "ok   $*"; }
 
 "$pgc" data synth-vqa --out "$work/data" --train 40 --val 8 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
-# 16 px images, 8 px patches: 4 image tokens. Vocabulary and <image> id as synth-vqa's tokenizer.json says.
-/usr/bin/python3 "$src/tests/e2e/micro-config.py" "$work/data/tokenizer.json" "$work/micro.json"
+# 16 px images, 8 px patches: 4 image tokens. Vocabulary and <image> id as synth-vqa's pgc_data.json says.
+/usr/bin/python3 "$src/tests/e2e/micro-config.py" "$work/data/pgc_data.json" "$work/micro.json"
 "$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
   --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
   || { cat "$work/compile.log"; echo "compile failed"; exit 1; }

@@ -13,9 +13,7 @@ fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 ok() { echo "ok   $*"; }
 
 "$pgc" data synth-vqa --out "$work/synth" --train 24 --val 8 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
-settings=$work/synth/pgc_data.json
-[[ -f $settings ]] || settings=$work/synth/tokenizer.json
-$py "$src/tests/e2e/micro-config.py" "$settings" "$work/micro.json"
+$py "$src/tests/e2e/micro-config.py" "$work/synth/pgc_data.json" "$work/micro.json"
 $py "$src/tests/e2e/make-vqav2-folder.py" "$work/synth" "$work/vqa" 3 || { echo "making the folder failed"; exit 1; }
 "$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
   --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
@@ -79,6 +77,18 @@ if "$pgc" eval "$work/step.pgc" --weights "$ckpt" --data "$work/vqa" --max-new-t
 else
   fail "pgc eval on the long prompts: $(cat "$work/eval.err")"
 fi
+# The same rows as metadata.csv (BOM, CRLF, quoted JSON answers): the same evaluation.
+if "$pgc" eval "$work/step.pgc" --weights "$ckpt" --data "$work/vqa/validation-csv" --tokenizer "$work/vqa/tokenizer.model" \
+     --max-new-tokens 3 > "$work/eval-csv.log" 2> "$work/eval-csv.err" \
+   && [[ "$(grep '^eval' "$work/eval-csv.log" | sed 's/validation-csv/validation/')" == "$(grep '^eval' "$work/eval.log")" ]]; then
+  ok "pgc eval on metadata.csv: the same line as on metadata.jsonl"
+else
+  fail "pgc eval on metadata.csv: $(cat "$work/eval-csv.log" "$work/eval-csv.err")"
+fi
+# The checkpoint as Hugging Face reads it: no pgc file under an HF name, the processor files transformers loads.
+$py "$src/tests/e2e/check-hf-folder.py" "$ckpt" "$work/micro.json" 2> "$work/hf.err" \
+  && ok "checkpoint folder: tokenizer_config, special_tokens_map, preprocessor_config; no tokenizer.json" \
+  || fail "checkpoint folder: $(cat "$work/hf.err")"
 long_prompt="answer What color is the circle?$(printf ' Please look at the picture carefully%.0s' 1 2 3 4 5 6)"
 image=$(ls "$work/vqa/validation/"*.jpg | head -1)
 if answer=$("$pgc" generate "$work/step.pgc" --weights "$ckpt" --image "$image" --prompt "$long_prompt" \

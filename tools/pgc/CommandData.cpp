@@ -39,7 +39,7 @@ CommandAction registerData(CLI::App &app) {
     options->task = parseSynthTask(*task);
     generateSynthVqa(*options);
     fmt::print("{}: {} {} train + {} validation examples at {} px, "
-               "tokenizer.model, tokenizer.json\n",
+               "tokenizer.model, pgc_data.json\n",
                options->outDir, synthTaskName(options->task),
                options->trainCount, options->validationCount,
                options->imageSize);

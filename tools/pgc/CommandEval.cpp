@@ -29,18 +29,19 @@ struct EvalOptions {
 };
 EvalOptions options;
 
-// DIR holding metadata.jsonl, or the validation split of a DIR laid out as
-// synth-vqa writes it (validation/, val/ or test/).
+// DIR holding metadata.jsonl or metadata.csv, or the validation split of a DIR
+// laid out as synth-vqa writes it (validation/, val/ or test/).
 std::string evaluationFolder() {
   fs::path root(options.data);
   if (!fs::is_directory(root))
     fail("--data {}: no such folder", options.data);
-  if (fs::is_regular_file(root / "metadata.jsonl"))
+  if (hasImageFolderMetadata(root.string()))
     return root.string();
   for (const char *split : {"validation", "val", "test"})
-    if (fs::is_regular_file(root / split / "metadata.jsonl"))
+    if (hasImageFolderMetadata((root / split).string()))
       return (root / split).string();
-  fail("--data {}: no metadata.jsonl in it or in validation/, val/ or test/",
+  fail("--data {}: no metadata.jsonl or metadata.csv in it or in "
+       "validation/, val/ or test/",
        options.data);
 }
 
@@ -83,9 +84,10 @@ CommandAction registerEval(CLI::App &app) {
               "does: loss, exact-match and VQA accuracy of greedy answers");
   sub->add_option("file", options.artifact, "The .pgc artifact")->required();
   addModelSourceOptions(sub, options.model);
-  sub->add_option("--data", options.data,
-                  "Folder with metadata.jsonl, or with validation/ (val/, "
-                  "test/) as pgc data synth-vqa writes")
+  sub->add_option(
+         "--data", options.data,
+         "Folder with metadata.jsonl (or .csv), or with validation/ (val/, "
+         "test/) as pgc data synth-vqa writes")
       ->required();
   sub->add_option("--max-eval-samples", options.maxEvalSamples,
                   "Evaluate the first N examples only (0: all)")

@@ -7,6 +7,7 @@
 #include "runtime/support/FileUtil.h"
 #include "runtime/train/Adapters.h"
 #include "runtime/train/CheckpointStore.h"
+#include "runtime/train/Generation.h"
 #include "runtime/weights/Safetensors.h"
 
 #include <fcntl.h>
@@ -42,10 +43,10 @@ void syncDirectory(const fs::path &dir) {
     fail("{}: cannot sync", dir.string());
 }
 
-// The tokenizer files to carry along: --tokenizer's folder, else the
-// checkpoint's or the weights' folder (or its parent).
-std::vector<fs::path> tokenizerFiles(const std::string &checkpoint,
-                                     const std::string &weights) {
+// The folder whose tokenizer to carry along: --tokenizer's, else the
+// checkpoint's or the weights' folder (or its parent); "" when none has one.
+std::string tokenizerFolder(const std::string &checkpoint,
+                            const std::string &weights) {
   std::vector<fs::path> folders;
   if (!options.tokenizer.empty()) {
     fs::path given(options.tokenizer);
@@ -63,15 +64,8 @@ std::vector<fs::path> tokenizerFiles(const std::string &checkpoint,
     }
   }
   for (const fs::path &dir : folders)
-    if (!dir.empty() && fs::is_regular_file(dir / "tokenizer.model")) {
-      std::vector<fs::path> files;
-      for (const char *name :
-           {"tokenizer.model", "tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json"})
-        if (fs::is_regular_file(dir / name))
-          files.push_back(dir / name);
-      return files;
-    }
+    if (!dir.empty() && fs::is_regular_file(dir / "tokenizer.model"))
+      return dir.string();
   return {};
 }
 
@@ -86,6 +80,10 @@ std::string configJson(const Plan &plan, DType dtype) {
   if (!config.is_object())
     fail("{}: the recorded config.json is not a JSON object", options.artifact);
   config["torch_dtype"] = dtype == DType::BF16 ? "bfloat16" : "float32";
+  // PaliGemma reads SigLIP's last hidden state and has no pooling head;
+  // without this transformers builds one and reports its weights missing.
+  if (config.contains("vision_config") && config["vision_config"].is_object())
+    config["vision_config"]["vision_use_head"] = false;
   return config.dump(2) + "\n";
 }
 
@@ -155,8 +153,13 @@ int exportMerged() {
   std::vector<std::pair<std::string, Tensor>> tensors = train::mergedParameters(
       session, settings ? &*settings : nullptr, options.artifact, *dtype);
   std::string config = configJson(session.plan(), *dtype);
-  std::vector<fs::path> tokenizer =
-      tokenizerFiles(checkpoint, base.initWeights);
+  // The tokenizer as pgc reads it, and the files transformers'
+  // PaliGemmaProcessor.from_pretrained reads, generated from it.
+  std::vector<FolderFile> tokenizer;
+  std::string tokenizerDir = tokenizerFolder(checkpoint, base.initWeights);
+  if (!tokenizerDir.empty())
+    tokenizer = train::tokenizerFolderFiles(
+        train::setUpModelIO(session.plan(), options.artifact, tokenizerDir));
 
   // Everything goes into a hidden sibling first and appears by one rename,
   // so an error or a kill leaves no half-written DIR.
@@ -171,11 +174,8 @@ int exportMerged() {
                      {{"format", "pt"}});
     if (!config.empty())
       writeFileAtomically((temp / "config.json").string(), config);
-    for (const fs::path &file : tokenizer) {
-      std::vector<char> bytes = readFile(file.string());
-      writeFileAtomically((temp / file.filename()).string(),
-                          std::string_view(bytes.data(), bytes.size()));
-    }
+    for (const FolderFile &file : tokenizer)
+      writeFileAtomically((temp / file.name).string(), file.content);
     syncDirectory(temp);
     if (fs::exists(output))
       fail("-o {}: appeared while exporting; left as it is", options.output);
@@ -195,8 +195,8 @@ int exportMerged() {
                "example model or by an older pgc): {} has none\n",
                options.artifact, options.output);
   std::string extras = config.empty() ? "" : ", config.json";
-  for (const fs::path &file : tokenizer)
-    extras += ", " + file.filename().string();
+  for (const FolderFile &file : tokenizer)
+    extras += ", " + file.name;
   fmt::print("wrote {}: model.safetensors ({} tensors, {}; {} LoRA modules "
              "merged){}\n",
              options.output, tensors.size(), dtypeName(*dtype), modules.size(),

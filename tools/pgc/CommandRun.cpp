@@ -75,7 +75,7 @@ double secondsSince(Clock::time_point start) {
 }
 
 // The training and validation sets: DIR/train (+ DIR/validation) as synth-vqa
-// writes them, or DIR itself holding metadata.jsonl.
+// writes them, or DIR itself holding metadata.jsonl or metadata.csv.
 struct RunData {
   VqaDataset train;
   std::optional<VqaDataset> validation;
@@ -86,20 +86,20 @@ RunData openData(const VqaColumns &columns) {
     fail("--data {}: no such folder", options.data);
   fs::path root(options.data);
   RunData data;
-  if (fs::is_regular_file(root / "metadata.jsonl")) {
+  if (hasImageFolderMetadata(root.string())) {
     data.train = VqaDataset::openImageFolder(root.string(), columns);
-  } else if (fs::is_regular_file(root / "train" / "metadata.jsonl")) {
+  } else if (hasImageFolderMetadata((root / "train").string())) {
     data.train =
         VqaDataset::openImageFolder((root / "train").string(), columns);
     for (const char *name : {"validation", "val", "test"})
       if (options.valData.empty() &&
-          fs::is_regular_file(root / name / "metadata.jsonl")) {
+          hasImageFolderMetadata((root / name).string())) {
         data.validation =
             VqaDataset::openImageFolder((root / name).string(), columns);
         break;
       }
   } else {
-    fail("--data {}: no metadata.jsonl and no train/metadata.jsonl",
+    fail("--data {}: no metadata.jsonl or metadata.csv, in it or in train/",
          options.data);
   }
   if (!options.valData.empty()) {
@@ -271,13 +271,9 @@ int run() {
          options.data);
   train::ModelIO io =
       train::setUpModelIO(session.plan(), options.artifact, tokenizer);
-  std::vector<std::string> tokenizerFiles;
-  fs::path tokenizerDir = fs::is_directory(tokenizer)
-                              ? fs::path(tokenizer)
-                              : fs::path(tokenizer).parent_path();
-  for (const char *name : {"tokenizer.model", "tokenizer.json"})
-    if (fs::is_regular_file(tokenizerDir / name))
-      tokenizerFiles.push_back((tokenizerDir / name).string());
+  // Every checkpoint carries the tokenizer and processor files, for
+  // `pgc generate` and for transformers' from_pretrained.
+  std::vector<FolderFile> tokenizerFiles = train::tokenizerFolderFiles(io);
   RunData data = openData(io.columns);
   const int64_t B = io.shapes.batch;
   if (static_cast<int64_t>(data.train.size()) < B)
@@ -505,9 +501,10 @@ CommandAction registerRun(CLI::App &app) {
       "run", "Fine-tune a compiled step (pgc compile --train) on a VQA "
              "imagefolder set");
   sub->add_option("file", options.artifact, "The .pgc artifact")->required();
-  sub->add_option("--data", options.data,
-                  "Training set: a folder with metadata.jsonl, or with "
-                  "train/ (and validation/)")
+  sub->add_option(
+         "--data", options.data,
+         "Training set: a folder with metadata.jsonl (or .csv), or with "
+         "train/ (and validation/)")
       ->required();
   sub->add_option("--val-data", options.valData, "Validation set folder");
   sub->add_option("--tokenizer", options.tokenizer,

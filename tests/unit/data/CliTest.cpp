@@ -92,7 +92,8 @@ TEST(PgcData, SynthVqaWritesASetAndRefusesToOverwrite) {
   ASSERT_EQ(first.exitCode, 0) << first.stderrText;
   EXPECT_TRUE(std::filesystem::exists(out + "/train/000003.png"));
   EXPECT_TRUE(std::filesystem::exists(out + "/validation/metadata.jsonl"));
-  EXPECT_TRUE(std::filesystem::exists(out + "/tokenizer.json"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/pgc_data.json"));
+  EXPECT_FALSE(std::filesystem::exists(out + "/tokenizer.json"));
   RunResult second = runPgc(arguments, scratch.str());
   EXPECT_EQ(second.exitCode, 1);
   EXPECT_NE(second.stderrText.find(out), std::string::npos)

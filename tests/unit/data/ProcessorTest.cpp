@@ -227,9 +227,15 @@ TEST_F(ProcessorWithTokenizer, CollatesDecodedResizedImagesAndRows) {
         resizeBicubic(decodeImageFile(examples[b]->imagePath), 28, 28));
     for (int64_t i = 0; i < pixels.numel(); ++i)
       ASSERT_EQ(batch.pixelValues.at(b * pixels.numel() + i), pixels.at(i));
-    EXPECT_EQ(batch.referenceAnswers[b],
-              std::vector<std::string>{examples[b]->answer});
+    // The set's ten annotator answers are the references, read by default.
+    EXPECT_EQ(examples[b]->answers.size(), 10u);
+    EXPECT_EQ(batch.referenceAnswers[b], examples[b]->answers);
   }
+  // A row without an answer list is scored against its one answer.
+  VqaExample bare = dataset[1];
+  bare.answers.clear();
+  Batch single = processor.collateFunction()({&bare});
+  EXPECT_EQ(single.referenceAnswers[0], std::vector<std::string>{bare.answer});
 }
 
 } // namespace

@@ -278,8 +278,11 @@ TEST(SynthVqa, TasksShareOneTokenizerAndCaptionSetsPromptWithoutAnswer) {
   auto a = folderContents(scratch / "vqa");
   auto c = folderContents(scratch / "captions");
   EXPECT_EQ(a["tokenizer.model"], c["tokenizer.model"]);
-  auto vqaConfig = nlohmann::json::parse(a["tokenizer.json"]);
-  auto captionConfig = nlohmann::json::parse(c["tokenizer.json"]);
+  // pgc's settings have a name of their own: tokenizer.json in a model
+  // folder is a Hugging Face fast-tokenizer file.
+  EXPECT_EQ(a.count("tokenizer.json"), 0u);
+  auto vqaConfig = nlohmann::json::parse(a["pgc_data.json"]);
+  auto captionConfig = nlohmann::json::parse(c["pgc_data.json"]);
   EXPECT_EQ(vqaConfig["task"], "single");
   EXPECT_EQ(vqaConfig["prompt_template"], "answer {question}");
   EXPECT_EQ(captionConfig["task"], "caption");
@@ -310,7 +313,7 @@ TEST(SynthVqa, WritesAnImageFolderAndAMatchingTokenizer) {
   EXPECT_EQ(splits.train[0].answers.size(), 10u);
 
   Tokenizer tokenizer = Tokenizer::load(out + "/tokenizer.model");
-  std::ifstream in(out + "/tokenizer.json");
+  std::ifstream in(out + "/pgc_data.json");
   auto config = nlohmann::json::parse(in);
   EXPECT_EQ(config["image_token_id"].get<int64_t>(), tokenizer.vocabSize());
   EXPECT_EQ(config["sentencepiece_vocab_size"].get<int64_t>(),
