@@ -38,6 +38,9 @@ expect_failure truncated-artifact "$work/out1.safetensors" "truncated.pgc" \
 expect_failure random-artifact "$work/out2.safetensors" "random.pgc: not a pgc artifact" \
   "$bin/pgc" exec "$work/random.pgc" --seed 0 --out "$work/out2.safetensors"
 expect_failure inspect-random "" "random.pgc" "$bin/pgc" inspect "$work/random.pgc"
+# There is one target; the GPU runs its artifact (pgc run --device cuda), so the error says so.
+expect_failure compile-target-cuda "$work/cuda.pgc" "pgc run --device cuda" \
+  "$bin/pgc" compile --model mlp --target cuda -o "$work/cuda.pgc"
 expect_failure missing-artifact "" "missing.pgc" "$bin/pgc" inspect "$work/missing.pgc"
 expect_failure bad-inputs "$work/out3.safetensors" "bad.safetensors" \
   "$bin/pgc" exec "$work/mlp.pgc" --seed 0 --inputs "$work/bad.safetensors" --out "$work/out3.safetensors"

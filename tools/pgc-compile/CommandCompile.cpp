@@ -239,10 +239,12 @@ int compile(const CompileOptions &options) {
   if (!dtype || !pgc::isFloat(*dtype))
     pgc::fail("--dtype '{}' is not a float type (bf16, f16, f32, f64)",
               options.dtype);
-  // The plan runs op by op on the CPU reference executor; no other target
-  // emits kernels yet.
+  // One target: a plan that the CPU reference executor runs op by op and
+  // the GPU executor runs with the fused kernels the artifact carries.
   if (options.target != "cpu")
-    pgc::fail("--target '{}': only cpu is supported", options.target);
+    pgc::fail("--target '{}': cpu is the only target (its artifact also runs "
+              "on the GPU: pgc run --device cuda)",
+              options.target);
   if (options.batch < 1 || options.seqLen < 1)
     pgc::fail("--batch and --seq-len must be positive");
   std::vector<int> cudaArchs;
@@ -379,7 +381,9 @@ SubcommandAction registerCompile(CLI::App &app) {
                   "Freeze/LoRA/NF4 policy: YAML (policies/*.yaml) or a peft "
                   "adapter_config.json; with -o it implies --train");
   sub->add_option("--target", options.target,
-                  "Executor the artifact is for (cpu: the reference executor)")
+                  "Artifact target; cpu, the only one, is run by the CPU "
+                  "reference executor and by the GPU executor (pgc run "
+                  "--device cuda)")
       ->capture_default_str();
   sub->add_option(
       "--cuda-arch", options.cudaArch,
