@@ -41,7 +41,7 @@ std::string emptyPanel(const std::string &title, const std::string &note) {
                      "unset xtics\nunset ytics\nset xlabel ''\nset ylabel ''\n"
                      "set label 1 {} at graph 0.5, graph 0.5 center\n"
                      "plot -1 notitle\nunset label 1\nset xtics\nset ytics\n"
-                     "set xlabel 'optimizer step'\nset autoscale y\n",
+                     "set xlabel 'optimizer step'\nset yrange [0:*]\n",
                      gnuplotQuoted(title), gnuplotQuoted(note));
 }
 
@@ -127,9 +127,10 @@ std::string gnuplotScript(const MetricsHistory &history,
   script += "set output " + gnuplotQuoted(pngPath) + "\n";
   script += "set multiplot layout 2,2 title " + gnuplotQuoted(title) +
             " font 'sans,12'\n";
-  // Room above and below autoscaled curves, so none runs along a border.
+  // Losses and learning rates are never negative: their axes start at 0,
+  // with room above the highest point so no curve runs along the border.
   script += "set grid\nset key top right\nset xlabel 'optimizer step'\n"
-            "set offsets 0, 0, graph 0.05, graph 0.05\n";
+            "set offsets 0, 0, graph 0.05, 0\nset yrange [0:*]\n";
 
   script += stepRange +
             "set title 'training loss'\nset ylabel 'loss'\n"
@@ -170,7 +171,7 @@ std::string gnuplotScript(const MetricsHistory &history,
     script += "plot " + curves[0];
     for (size_t i = 1; i < curves.size(); ++i)
       script += ", " + curves[i];
-    script += "\nset autoscale y\n";
+    script += "\nset yrange [0:*]\n";
   }
   script += "unset multiplot\nset output\n";
   return script;
