@@ -219,7 +219,8 @@ CommandAction registerExport(CLI::App &app) {
                 "Merge LoRA adapters into the weights: W + scaling * B A "
                 "(NF4 weights dequantized first)");
   sub->add_option("-o,--output", options.output,
-                  "The new folder: model.safetensors, config.json, tokenizer")
+                  "The new folder: model.safetensors, config.json, tokenizer "
+                  "and processor files")
       ->required();
   sub->add_option("--weights", options.weights,
                   "Base weights instead of those the checkpoint records");
@@ -228,7 +229,9 @@ CommandAction registerExport(CLI::App &app) {
   sub->add_option("--dtype", options.dtype, "bf16 or f32")
       ->capture_default_str();
   sub->add_option("--tokenizer", options.tokenizer,
-                  "tokenizer.model to copy (default: the checkpoint's)");
+                  "tokenizer.model (or its folder) for DIR's tokenizer and "
+                  "processor files (default: the checkpoint's or the "
+                  "weights' folder)");
   return [] { return exportMerged(); };
 }
 
