@@ -6,6 +6,9 @@
 #include "runtime/support/Error.h"
 #include "runtime/support/FileUtil.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace pgc {
 
 namespace {
@@ -42,10 +45,21 @@ Offset<fb::EntryPoint> writeEntry(FlatBufferBuilder &fbb,
       fbb.CreateVectorOfStrings(entry.outputNames), fbb.CreateVector(steps));
 }
 
+static_assert(FLATBUFFERS_LITTLEENDIAN,
+              "the artifact reader copies little-endian scalars as they are");
+
+// The verifier checks a vector's length field for 4-byte alignment only, so
+// the elements of a [long] or [double] in a damaged (or hostile) file may sit
+// at 4 mod 8 even in an aligned buffer: they are copied bytewise, never read
+// through a misaligned pointer.
 template <typename T>
 std::vector<T> toVector(const flatbuffers::Vector<T> *vector) {
-  return vector ? std::vector<T>(vector->begin(), vector->end())
-                : std::vector<T>();
+  if (!vector)
+    return {};
+  std::vector<T> values(vector->size());
+  if (!values.empty())
+    std::memcpy(values.data(), vector->Data(), values.size() * sizeof(T));
+  return values;
 }
 
 std::string toString(const flatbuffers::String *text) {
@@ -125,6 +139,18 @@ void writeArtifact(const Plan &plan, const std::string &path) {
 }
 
 Plan parseArtifact(const void *data, size_t size, const std::string &what) {
+  // The verifier checks a scalar's alignment relative to the buffer's start
+  // (flatbuffers' own rule); that is alignment in memory only if the start is
+  // aligned to the widest scalar (8 bytes). A buffer that is not (a caller's
+  // slice; files read by readArtifact always are) is parsed from an aligned
+  // copy.
+  std::vector<uint64_t> aligned;
+  if (reinterpret_cast<uintptr_t>(data) % alignof(uint64_t) != 0) {
+    aligned.resize((size + sizeof(uint64_t) - 1) / sizeof(uint64_t));
+    if (size > 0)
+      std::memcpy(aligned.data(), data, size);
+    data = aligned.data();
+  }
   const auto *bytes = static_cast<const uint8_t *>(data);
   if (size < 8 || !fb::ArtifactBufferHasIdentifier(bytes))
     fail("{}: not a pgc artifact (missing the PGC1 identifier)", what);

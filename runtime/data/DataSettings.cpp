@@ -12,6 +12,40 @@ namespace fs = std::filesystem;
 
 namespace pgc {
 
+DataSettings parseDataSettings(std::string_view text, const std::string &what) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
+  if (!json.is_object())
+    fail("{}: not a JSON object", what);
+  DataSettings settings;
+  auto stringKey = [&](const char *key) -> std::optional<std::string> {
+    auto it = json.find(key);
+    if (it == json.end())
+      return std::nullopt;
+    if (!it->is_string() || it->get_ref<const std::string &>().empty())
+      fail("{}: '{}' must be a non-empty string", what, key);
+    return it->get<std::string>();
+  };
+  if (auto it = json.find("image_token_id"); it != json.end()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0)
+      fail("{}: 'image_token_id' must be a non-negative integer, not {}", what,
+           it->dump());
+    settings.imageTokenId = it->get<int64_t>();
+  }
+  settings.promptTemplate = stringKey("prompt_template");
+  if (settings.promptTemplate &&
+      settings.promptTemplate->find("{question}") == std::string::npos)
+    fail("{}: 'prompt_template' has no {{question}}", what);
+  settings.questionColumn = stringKey("question_column");
+  settings.answerColumn = stringKey("answer_column");
+  settings.answersColumn = stringKey("answers_column");
+  return settings;
+}
+
+DataSettings readDataSettings(const std::string &path) {
+  std::vector<char> bytes = readFile(path);
+  return parseDataSettings(std::string_view(bytes.data(), bytes.size()), path);
+}
+
 std::string findDataSettings(const std::string &dir) {
   std::error_code error;
   fs::path current = fs::path(dir) / kDataSettingsFile;

@@ -1,6 +1,7 @@
 // peft adapter folders (adapter_model.safetensors + adapter_config.json) for
 // a compiled step's LoRA parameters, and merging them into the base weights.
 #include "runtime/train/Adapters.h"
+#include "runtime/train/AdapterConfig.h"
 
 #include "models/paligemma/Weights.h"
 #include "runtime/exec/Nf4Storage.h"
@@ -41,17 +42,6 @@ nlohmann::json alphaJson(double alpha) {
   if (alpha == std::floor(alpha) && std::fabs(alpha) < 1e15)
     return static_cast<int64_t>(alpha);
   return alpha;
-}
-
-nlohmann::json parseJsonFile(const std::string &path) {
-  std::vector<char> bytes = readFile(path);
-  nlohmann::json json =
-      nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (json.is_discarded())
-    fail("{}: not valid JSON", path);
-  if (!json.is_object())
-    fail("{}: not a JSON object", path);
-  return json;
 }
 
 } // namespace
@@ -194,28 +184,18 @@ void loadAdapter(const std::string &dir, Session &session,
     if (!fs::is_regular_file(*path))
       fail("{}: no such file", *path);
 
-  nlohmann::json config = parseJsonFile(configPath);
-  try {
-    if (config.contains("peft_type") &&
-        config["peft_type"].get<std::string>() != "LORA")
-      fail("{}: peft_type is {}, not LORA", configPath,
-           config["peft_type"].dump());
-    int64_t r = config.at("r").get<int64_t>();
-    if (r != settings->r)
-      fail("{}: r is {}, the artifact was compiled with r {}", configPath, r,
-           settings->r);
-    double alpha = config.at("lora_alpha").get<double>();
-    if (alpha != settings->alpha)
-      fail("{}: lora_alpha is {}, the artifact was compiled with {}",
-           configPath, alpha, settings->alpha);
-    bool rslora =
-        config.contains("use_rslora") && config["use_rslora"].get<bool>();
-    if (rslora != settings->rslora)
-      fail("{}: use_rslora is {}, the artifact was compiled with {}",
-           configPath, rslora, settings->rslora);
-  } catch (const nlohmann::json::exception &e) {
-    fail("{}: {}", configPath, e.what());
-  }
+  std::vector<char> configBytes = readFile(configPath);
+  AdapterConfig config = parseAdapterConfig(
+      std::string_view(configBytes.data(), configBytes.size()), configPath);
+  if (config.r != settings->r)
+    fail("{}: r is {}, the artifact was compiled with r {}", configPath,
+         config.r, settings->r);
+  if (config.alpha != settings->alpha)
+    fail("{}: lora_alpha is {}, the artifact was compiled with {}", configPath,
+         config.alpha, settings->alpha);
+  if (config.rslora != settings->rslora)
+    fail("{}: use_rslora is {}, the artifact was compiled with {}", configPath,
+         config.rslora, settings->rslora);
 
   std::set<std::string> expected;
   for (const LoraModule &module : modules) {

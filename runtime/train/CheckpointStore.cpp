@@ -175,28 +175,7 @@ void removeIncompleteCheckpoints(const std::string &outputDir) {
 RunState readRunState(const std::string &checkpointDir) {
   std::string path = (fs::path(checkpointDir) / kStateFile).string();
   std::vector<char> bytes = readFile(path);
-  nlohmann::json json =
-      nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  RunState state;
-  try {
-    if (!json.is_object())
-      fail("not a JSON object");
-    state.step = json.at("global_step").get<int64_t>();
-    state.microBatches = json.at("micro_batches").get<int64_t>();
-    state.epoch = json.at("epoch").get<double>();
-    state.loader.epoch = json.at("loader").at("epoch").get<int64_t>();
-    state.loader.batchIndex =
-        json.at("loader").at("batch_index").get<int64_t>();
-    state.dataSeed = json.at("rng").at("data_seed").get<uint64_t>();
-    state.initWeights = json.at("init").at("weights").get<std::string>();
-    state.initSeed = json.at("init").at("seed").get<uint64_t>();
-    state.initStd = json.at("init").at("std").get<double>();
-  } catch (const nlohmann::json::exception &e) {
-    fail("{}: {}", path, e.what());
-  } catch (const Error &e) {
-    fail("{}: {}", path, e.what());
-  }
-  return state;
+  return parseRunState(std::string_view(bytes.data(), bytes.size()), path);
 }
 
 namespace {

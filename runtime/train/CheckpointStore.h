@@ -53,8 +53,13 @@ void rotateCheckpoints(const std::string &outputDir, int64_t limit);
 /// The complete checkpoint folders of outputDir, oldest first.
 std::vector<std::string> listCheckpoints(const std::string &outputDir);
 
-/// Reads trainer_state.json of a checkpoint folder.
+/// Reads trainer_state.json of a checkpoint folder (parseRunState).
 RunState readRunState(const std::string &checkpointDir);
+
+/// Parses trainer_state.json's text. Throws pgc::Error "<what>: ..." for
+/// anything but an object with every field saveCheckpoint writes, of its
+/// type, with counts and positions >= 0 and finite epoch and std >= 0.
+RunState parseRunState(std::string_view text, const std::string &what);
 
 /// Loads model.safetensors alone (the trainable parameters) into the
 /// session, checking names, dtypes and shapes.

@@ -79,24 +79,16 @@ ModelIO setUpModelIO(const Plan &plan, const std::string &artifactName,
   VqaColumns columns;
   fs::path jsonPath = findDataSettings(modelPath.parent_path().string());
   if (!jsonPath.empty()) {
-    std::vector<char> bytes = readFile(jsonPath.string());
-    nlohmann::json json =
-        nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-    if (!json.is_object())
-      fail("{}: not a JSON object", jsonPath.string());
-    try {
-      config.imageTokenId = json.value("image_token_id", config.imageTokenId);
-      config.promptTemplate =
-          json.value("prompt_template", config.promptTemplate);
-      columns.question = json.value("question_column", columns.question);
-      columns.answer = json.value("answer_column", columns.answer);
-      // A set that names its answers column promises it on every row.
-      if (json.contains("answers_column")) {
-        columns.answers = json.at("answers_column").get<std::string>();
-        columns.answersRequired = true;
-      }
-    } catch (const nlohmann::json::exception &e) {
-      fail("{}: {}", jsonPath.string(), e.what());
+    DataSettings settings = readDataSettings(jsonPath.string());
+    config.imageTokenId = settings.imageTokenId.value_or(config.imageTokenId);
+    config.promptTemplate =
+        settings.promptTemplate.value_or(config.promptTemplate);
+    columns.question = settings.questionColumn.value_or(columns.question);
+    columns.answer = settings.answerColumn.value_or(columns.answer);
+    // A set that names its answers column promises it on every row.
+    if (settings.answersColumn) {
+      columns.answers = *settings.answersColumn;
+      columns.answersRequired = true;
     }
   }
   if (config.imageTokenId >= shapes.vocabSize ||

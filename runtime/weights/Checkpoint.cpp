@@ -64,7 +64,11 @@ Checkpoint Checkpoint::open(const std::string &pathOrDir) {
     std::string shard = shardValue.get<std::string>();
     if (fileIndexOfShard.count(shard))
       continue;
-    if (shard.empty() || fs::path(shard).is_absolute())
+    // A bare file name: "../x" or "dir/x" would let an index make pgc open
+    // files outside the checkpoint's folder.
+    if (shard.empty() || shard == "." || shard == ".." ||
+        fs::path(shard).filename() != fs::path(shard) ||
+        shard.find('\0') != std::string::npos)
       fail("{}: tensor {} maps to {}, which is not a file name next to the "
            "index",
            path, quotedForMessage(name), quotedForMessage(shard));

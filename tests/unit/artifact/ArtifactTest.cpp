@@ -117,6 +117,96 @@ TEST(Artifact, RejectsTruncatedAndRandomBytes) {
   EXPECT_NE(errorOf(spoof).find("corrupt pgc artifact"), std::string::npos);
 }
 
+// The toy plan as an artifact built by hand, with a [double] attribute on its
+// first step whose elements start `pad` bytes (0 or 4) past where the builder
+// would put them: flatbuffers' verifier checks only the 4-byte alignment of a
+// vector's length, so such a file verifies.
+std::string toyArtifactWithFloats(const std::vector<double> &floats, int pad) {
+  namespace fbs = flatbuffers;
+  fbs::FlatBufferBuilder fbb;
+  Plan plan = toyPlan();
+  std::vector<fbs::Offset<fb::Buffer>> buffers;
+  for (const PlanBuffer &b : plan.buffers)
+    buffers.push_back(fb::CreateBuffer(
+        fbb, fbb.CreateString(b.name), static_cast<fb::DType>(b.dtype),
+        fbb.CreateVector(b.shape), static_cast<fb::BufferRole>(b.role),
+        b.data.empty() ? 0 : fbb.CreateVector(b.data)));
+  std::vector<fbs::Offset<fb::Parameter>> parameters = {fb::CreateParameter(
+      fbb, fbb.CreateString("w"), 1, true, fbb.CreateString("ones"))};
+  // The doubles as pairs of 32-bit words in a vector aligned to 4 only.
+  if (pad)
+    fbb.PushElement<uint32_t>(0);
+  fbb.StartVector(floats.size() * 2, sizeof(uint32_t));
+  for (size_t i = floats.size(); i-- > 0;) {
+    uint32_t words[2];
+    std::memcpy(words, &floats[i], sizeof(words));
+    fbb.PushElement(words[1]);
+    fbb.PushElement(words[0]);
+  }
+  fbs::Offset<fbs::Vector<double>> floatVector(fbb.EndVector(floats.size()));
+  std::vector<fbs::Offset<fb::Attribute>> attributes = {fb::CreateAttribute(
+      fbb, fbb.CreateString("scale"), 0, floatVector, fbb.CreateString(""))};
+  std::vector<fbs::Offset<fb::Step>> steps;
+  for (const PlanStep &step : plan.entryPoints[0].steps)
+    steps.push_back(fb::CreateStep(
+        fbb, fbb.CreateString(step.op), fbb.CreateVector(step.inputs),
+        fbb.CreateVector(step.outputs),
+        steps.empty() ? fbb.CreateVector(attributes) : 0,
+        fbb.CreateString(step.location)));
+  const PlanEntryPoint &entry = plan.entryPoints[0];
+  std::vector<fbs::Offset<fb::EntryPoint>> entries = {fb::CreateEntryPoint(
+      fbb, fbb.CreateString(entry.name), fbb.CreateVector(entry.inputs),
+      fbb.CreateVectorOfStrings(entry.inputNames),
+      fbb.CreateVector(entry.outputs),
+      fbb.CreateVectorOfStrings(entry.outputNames), fbb.CreateVector(steps))};
+  auto root = fb::CreateArtifact(
+      fbb, kArtifactFormatVersion, fbb.CreateString("test"),
+      fbb.CreateVector(buffers), fbb.CreateVector(parameters),
+      fbb.CreateVector(entries));
+  fb::FinishArtifactBuffer(fbb, root);
+  return std::string(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
+                     fbb.GetSize());
+}
+
+// A [double] whose elements sit at 4 mod 8 passes the verifier; the reader
+// copies it bytewise (a load through the misaligned pointer is undefined
+// behaviour, which the fuzz target found). Also from a buffer that is itself
+// misaligned. tests/fuzz/regressions/fuzz_artifact holds this file, written
+// with PGC_WRITE_MISALIGNED_ARTIFACT=PATH.
+TEST(Artifact, ReadsVectorsWhoseElementsAreMisaligned) {
+  std::vector<double> floats = {0.5, -1.25, 3e300};
+  std::string bytes;
+  for (int pad : {0, 4}) {
+    bytes = toyArtifactWithFloats(floats, pad);
+    std::vector<uint64_t> aligned((bytes.size() + 7) / 8);
+    std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    const fb::Artifact *artifact = fb::GetArtifact(aligned.data());
+    const auto *vector = artifact->entry_points()
+                             ->Get(0)
+                             ->steps()
+                             ->Get(0)
+                             ->attributes()
+                             ->Get(0)
+                             ->floats();
+    if (reinterpret_cast<uintptr_t>(vector->Data()) % 8 != 0)
+      break;
+    bytes.clear();
+  }
+  ASSERT_FALSE(bytes.empty()) << "could not build a misaligned [double]";
+  if (const char *out = std::getenv("PGC_WRITE_MISALIGNED_ARTIFACT"))
+    std::ofstream(out, std::ios::binary) << bytes;
+  for (size_t offset : {0, 1, 4}) {
+    std::vector<uint64_t> storage(bytes.size() / 8 + 2);
+    auto *start = reinterpret_cast<char *>(storage.data()) + offset;
+    std::memcpy(start, bytes.data(), bytes.size());
+    Plan plan = parseArtifact(start, bytes.size(), "misaligned.pgc");
+    EXPECT_EQ(plan.entryPoints.at(0).steps.at(0).attributes.at("scale").floats,
+              floats)
+        << "offset " << offset;
+    EXPECT_EQ(plan.buffers.at(0).shape, (Shape{2, 3}));
+  }
+}
+
 TEST(Artifact, RejectsAnotherFormatVersion) {
   flatbuffers::FlatBufferBuilder fbb;
   auto root = fb::CreateArtifact(fbb, kArtifactFormatVersion + 1,

@@ -132,6 +132,13 @@ TEST_F(ShardedCheckpoint, MalformedIndex) {
   EXPECT_NE(
       indexError(R"({"a": "/etc/passwd"})").find("not a file name next to"),
       std::string::npos);
+  // Relative names that leave the folder, or reach into a subfolder.
+  for (const char *shard :
+       {"../part-1.safetensors", "sub/part-1.safetensors", "..", "."})
+    EXPECT_NE(indexError(std::string(R"({"a": ")") + shard + "\"}")
+                  .find("not a file name next to"),
+              std::string::npos)
+        << shard;
   std::string path = scratch_.file("other.index.json");
   test::writeBytes(path, R"({"weights": {}})");
   EXPECT_EQ(errorFrom([&] { Checkpoint::open(path); }),
