@@ -81,42 +81,51 @@ std::string saveCheckpoint(const std::string &outputDir, const Session &session,
   if (!fs::create_directories(temp, ec) || ec)
     fail("{}: cannot create: {}", temp.string(), ec ? ec.message() : "exists");
 
-  std::vector<std::pair<std::string, Tensor>> weights;
-  for (const std::string &name : trainableParameters(session))
-    weights.emplace_back(name, session.parameter(name));
-  writeSafetensors((temp / "model.safetensors").string(), weights,
-                   formatMetadata());
-  std::vector<std::pair<std::string, Tensor>> optimizer;
-  for (const std::string &name : session.stateNames())
-    optimizer.emplace_back(name, session.state(name));
-  writeSafetensors((temp / "optimizer.safetensors").string(), optimizer,
-                   formatMetadata());
-  // A LoRA step's adapters also go out in peft's format, for
-  // PeftModel.from_pretrained and `pgc run/generate --adapter`.
-  if (std::optional<LoraSettings> lora =
-          loraSettings(session.plan(), outputDir))
-    if (!loraModules(session.plan(), outputDir).empty())
-      writeAdapter(temp.string(), session, *lora,
-                   lora->baseModel.empty() ? state.initWeights
-                                           : lora->baseModel);
-  for (const FolderFile &file : extraFiles)
-    writeFileAtomically((temp / file.name).string(), file.content);
-  nlohmann::json json = {
-      {"global_step", state.step},
-      {"micro_batches", state.microBatches},
-      {"epoch", state.epoch},
-      {"loader",
-       {{"epoch", state.loader.epoch},
-        {"batch_index", state.loader.batchIndex}}},
-      {"rng", {{"data_seed", state.dataSeed}}},
-      {"init",
-       {{"weights", state.initWeights},
-        {"seed", state.initSeed},
-        {"std", state.initStd}}},
-  };
-  // Written last: a folder with trainer_state.json is complete.
-  writeFileAtomically((temp / kStateFile).string(), json.dump(2) + "\n");
-  syncDirectory(temp);
+  // A write that fails part-way (a full disk, a file size limit) leaves no
+  // half-written folder behind; earlier checkpoints are untouched.
+  try {
+    std::vector<std::pair<std::string, Tensor>> weights;
+    for (const std::string &name : trainableParameters(session))
+      weights.emplace_back(name, session.parameter(name));
+    writeSafetensors((temp / "model.safetensors").string(), weights,
+                     formatMetadata());
+    std::vector<std::pair<std::string, Tensor>> optimizer;
+    for (const std::string &name : session.stateNames())
+      optimizer.emplace_back(name, session.state(name));
+    writeSafetensors((temp / "optimizer.safetensors").string(), optimizer,
+                     formatMetadata());
+    // A LoRA step's adapters also go out in peft's format, for
+    // PeftModel.from_pretrained and `pgc run/generate --adapter`.
+    if (std::optional<LoraSettings> lora =
+            loraSettings(session.plan(), outputDir))
+      if (!loraModules(session.plan(), outputDir).empty())
+        writeAdapter(temp.string(), session, *lora,
+                     lora->baseModel.empty() ? state.initWeights
+                                             : lora->baseModel);
+    for (const FolderFile &file : extraFiles)
+      writeFileAtomically((temp / file.name).string(), file.content);
+    nlohmann::json json = {
+        {"global_step", state.step},
+        {"micro_batches", state.microBatches},
+        {"epoch", state.epoch},
+        {"loader",
+         {{"epoch", state.loader.epoch},
+          {"batch_index", state.loader.batchIndex}}},
+        {"rng", {{"data_seed", state.dataSeed}}},
+        {"init",
+         {{"weights", state.initWeights},
+          {"seed", state.initSeed},
+          {"std", state.initStd}}},
+    };
+    // Written last: a folder with trainer_state.json is complete.
+    writeFileAtomically((temp / kStateFile).string(), json.dump(2) + "\n");
+    syncDirectory(temp);
+
+  } catch (const Error &e) {
+    fs::remove_all(temp, ec);
+    fail("checkpoint-{} not saved (earlier checkpoints are kept): {}",
+         state.step, e.what());
+  }
 
   if (fs::exists(final)) {
     // Same step saved again (e.g. Ctrl-C right after a scheduled save):
