@@ -6,7 +6,9 @@
 #include "runtime/support/FileUtil.h"
 
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 namespace pgc::models {
 namespace {
@@ -57,8 +59,23 @@ struct Reader {
   template <typename T> void read(const char *key, T &value) const {
     if (!has(key))
       return;
+    const json &given = section[key];
+    // nlohmann converts a float to an integer with a plain cast, which is
+    // undefined behaviour out of range (2e264 as int64_t, found by
+    // fuzz_paligemma_config): integers must be JSON integers that fit.
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      if (given.is_number_float() ||
+          (given.is_number_unsigned() &&
+           given.get<uint64_t>() >
+               static_cast<uint64_t>(std::numeric_limits<T>::max())) ||
+          (given.is_number_integer() && !given.is_number_unsigned() &&
+           (given.get<int64_t>() < std::numeric_limits<T>::min() ||
+            given.get<int64_t>() > std::numeric_limits<T>::max())))
+        fail("{}: key '{}' must be an integer, got {}", where, key,
+             given.dump());
+    }
     try {
-      value = section[key].get<T>();
+      value = given.get<T>();
     } catch (const json::exception &) {
       fail("{}: key '{}' has the wrong type ({})", where, key,
            section[key].dump());

@@ -120,6 +120,14 @@ TEST(PaliGemmaConfigTest, BadConfigsNameTheProblem) {
   EXPECT_NE(errorOf("{").find("cfg.json: not valid JSON"), std::string::npos);
   EXPECT_NE(errorOf(R"({"model_type": "llava"})").find("model_type"),
             std::string::npos);
+  // A float where an integer goes: 2e264 as int64_t was undefined behaviour
+  // (fuzz_paligemma_config); 2048.5 would be truncated.
+  for (const char *number :
+       {"2e264", "2048.5", "2048.0", "9223372036854775808"})
+    EXPECT_NE(errorOf(std::string(R"({"image_token_index": )") + number + "}")
+                  .find("key 'image_token_index' must be an integer"),
+              std::string::npos)
+        << number;
   EXPECT_NE(errorOf(R"({"text_config": {"hidden_size": "big"}})")
                 .find("text_config: key 'hidden_size' has the wrong type"),
             std::string::npos);
