@@ -10,12 +10,9 @@ pgc=$bin/pgc
 py=/usr/bin/python3
 ref=$src/tests/unit/weights
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-ok() { echo "ok   $*"; }
+source "$(dirname "$0")/common.sh"
 
-"$pgc" data synth-vqa --out "$work/data" --train 16 --val 4 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
-$py "$src/tests/e2e/micro-config.py" "$work/data/pgc_data.json" "$work/micro.json"
+micro_set "$work/data" "$work/micro.json" 16 4
 # r 4, alpha 6 (scaling 1.5, so that the merge must multiply).
 printf 'freeze: ["**"]\nlora: {r: 4, alpha: 6, targets: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]}\n' \
   > "$work/lora.yaml"

@@ -8,12 +8,9 @@ set -u
 src=$1 bin=$2 work=$3
 pgc=$bin/pgc
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-ok() { echo "ok   $*"; }
+source "$(dirname "$0")/common.sh"
 
-"$pgc" data synth-vqa --out "$work/data" --train 40 --val 8 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
-/usr/bin/python3 "$src/tests/e2e/micro-config.py" "$work/data/pgc_data.json" "$work/micro.json"
+micro_set "$work/data" "$work/micro.json" 40 8
 "$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
   --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
   || { cat "$work/compile.log"; echo "compile failed"; exit 1; }
@@ -64,5 +61,4 @@ sys.exit(0 if a == b and len(a) >= 8 else 1)
 PY
 (( same )) && ok "resumed after the full disk: same weights, optimizer state and loss curve as the uninterrupted run"
 
-echo "$failures failure(s)"
-[[ $failures == 0 ]]
+finish

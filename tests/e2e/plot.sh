@@ -6,9 +6,7 @@ set -u
 bin=$1 work=$2
 pgc=$bin/pgc
 rm -rf "$work" && mkdir -p "$work/run"
-failures=0
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-ok() { echo "ok   $*"; }
+source "$(dirname "$0")/common.sh"
 
 /usr/bin/python3 - "$work/run/metrics.jsonl" <<'PY'
 import json, math, sys
@@ -61,5 +59,4 @@ printf '#!/bin/sh\necho "line 0: some gnuplot error" >&2\nexit 1\n' > "$work/bro
 expect_error "gnuplot fails" "some gnuplot error" "$work/h.png" env PGC_GNUPLOT="$work/broken-gnuplot" "$pgc" plot "$work/run" -o "$work/h.png"
 ls -a "$work" | grep -q '^\.[gh]\.png' && fail "a failed plot left a temporary file: $(ls -a "$work")"
 
-echo "$failures failure(s)"
-[[ $failures == 0 ]]
+finish

@@ -7,13 +7,9 @@ set -u
 src=$1 bin=$2 work=$3
 pgc=$bin/pgc
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-ok() { echo "ok   $*"; }
+source "$(dirname "$0")/common.sh"
 
-"$pgc" data synth-vqa --out "$work/data" --train 40 --val 8 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
-# 16 px images, 8 px patches: 4 image tokens. Vocabulary and <image> id as synth-vqa's pgc_data.json says.
-/usr/bin/python3 "$src/tests/e2e/micro-config.py" "$work/data/pgc_data.json" "$work/micro.json"
+micro_set "$work/data" "$work/micro.json" 40 8
 "$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
   --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
   || { cat "$work/compile.log"; echo "compile failed"; exit 1; }

@@ -8,12 +8,9 @@ set -u
 src=$1 bin=$2 work=$3
 pgc=$bin/pgc py=/usr/bin/python3
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-ok() { echo "ok   $*"; }
+source "$(dirname "$0")/common.sh"
 
-"$pgc" data synth-vqa --out "$work/synth" --train 24 --val 8 --image-size 16 >/dev/null || { echo "synth-vqa failed"; exit 1; }
-$py "$src/tests/e2e/micro-config.py" "$work/synth/pgc_data.json" "$work/micro.json"
+micro_set "$work/synth" "$work/micro.json" 24 8
 $py "$src/tests/e2e/make-vqav2-folder.py" "$work/synth" "$work/vqa" 3 || { echo "making the folder failed"; exit 1; }
 "$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
   --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
@@ -98,5 +95,4 @@ else
   fail "pgc generate on a long prompt: $(cat "$work/generate.err")"
 fi
 
-echo "$failures failure(s)"
-[[ $failures == 0 ]]
+finish
