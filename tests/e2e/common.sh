@@ -11,6 +11,14 @@ micro_set() {
   /usr/bin/python3 "$src/tests/e2e/micro-config.py" "$1/pgc_data.json" "$2"
 }
 
+# micro_step OUT_PGC: the micro config ($work/micro.json) with policies/full.yaml as a training step of batch 4 and
+# 32 tokens, its output in OUT_PGC's name with .log; a failed compile prints that log and ends the script.
+micro_step() {
+  "$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
+    --batch 4 --seq-len 32 --target cpu -o "$1" > "${1%.pgc}.log" 2>&1 \
+    || { cat "${1%.pgc}.log"; echo "compile failed"; exit 1; }
+}
+
 # finish: the tally's last line and the script's exit status.
 finish() {
   echo "$failures failure(s)"

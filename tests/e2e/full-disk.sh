@@ -11,9 +11,7 @@ rm -rf "$work" && mkdir -p "$work"
 source "$(dirname "$0")/common.sh"
 
 micro_set "$work/data" "$work/micro.json" 40 8
-"$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
-  --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
-  || { cat "$work/compile.log"; echo "compile failed"; exit 1; }
+micro_step "$work/step.pgc"
 args=(--data "$work/data" --init random --seed 3 --init-std 0.1 --lr 3e-3 --warmup-steps 2 --logging-steps 1
       --max-new-tokens 3 --max-steps 8 --save-steps 4)
 

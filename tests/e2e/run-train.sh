@@ -10,10 +10,8 @@ rm -rf "$work" && mkdir -p "$work"
 source "$(dirname "$0")/common.sh"
 
 micro_set "$work/data" "$work/micro.json" 40 8
-"$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
-  --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
-  || { cat "$work/compile.log"; echo "compile failed"; exit 1; }
-grep -q "apply_update" "$work/compile.log" && ok "compile: $(grep '^plan:' "$work/compile.log")" \
+micro_step "$work/step.pgc"
+grep -q "apply_update" "$work/step.log" && ok "compile: $(grep '^plan:' "$work/step.log")" \
   || fail "compile: no plan line with apply_update"
 
 common=(--data "$work/data" --init random --seed 3 --init-std 0.1 --lr 3e-3 --warmup-steps 2

@@ -12,9 +12,7 @@ source "$(dirname "$0")/common.sh"
 
 micro_set "$work/synth" "$work/micro.json" 24 8
 $py "$src/tests/e2e/make-vqav2-folder.py" "$work/synth" "$work/vqa" 3 || { echo "making the folder failed"; exit 1; }
-"$pgc" compile --model paligemma --config "$work/micro.json" --policy "$src/policies/full.yaml" --train \
-  --batch 4 --seq-len 32 --target cpu -o "$work/step.pgc" > "$work/compile.log" 2>&1 \
-  || { cat "$work/compile.log"; echo "compile failed"; exit 1; }
+micro_step "$work/step.pgc"
 
 # 4 image tokens + bos + "\n" leave 26 positions: the long questions (about 60 tokens) must lose prompt tokens.
 "$pgc" run "$work/step.pgc" --data "$work/vqa" --tokenizer "$work/vqa/tokenizer.model" --init random --seed 1 \
